@@ -1,0 +1,70 @@
+import path from 'node:path';
+import { PluginError } from './errors';
+import { LOG_LEVELS, type LogLevel } from './log';
+
+/** Environment variable names are a contract with config.json and with other tools. */
+export interface Config {
+  socketPath: string;
+  dataDir: string;
+  mountRoot: string;
+  logLevel: LogLevel;
+  /** Plugin-level SFTP defaults, raw; the sftp backend validates them at start. */
+  sftpDefaults: SftpDefaults;
+}
+
+export interface SftpDefaults {
+  host?: string;
+  port?: string;
+  user?: string;
+  basePath?: string;
+  identity?: string;
+  hostkey?: string;
+}
+
+const SFTP_ENV: Record<keyof SftpDefaults, string> = {
+  host: 'SFTP_HOST',
+  port: 'SFTP_PORT',
+  user: 'SFTP_USER',
+  basePath: 'SFTP_BASE_PATH',
+  identity: 'SFTP_IDENTITY',
+  hostkey: 'SFTP_HOSTKEY',
+};
+
+// sockaddr_un.sun_path holds 108 bytes including the terminating NUL.
+const MAX_SOCKET_PATH_BYTES = 107;
+
+function absolutePath(env: NodeJS.ProcessEnv, name: string, fallback: string): string {
+  const value = env[name] ?? fallback;
+  if (value === '' || !path.isAbsolute(value) || value.includes('\0')) {
+    throw new PluginError('CONFIG', `${name} must be an absolute path, got ${JSON.stringify(value)}`);
+  }
+  const normalized = path.resolve(value);
+  if (normalized === '/') {
+    throw new PluginError('CONFIG', `${name} must not be the root directory`);
+  }
+  return normalized;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const socketPath = absolutePath(env, 'PLUGIN_SOCKET', '/run/docker/plugins/sftp.sock');
+  if (Buffer.byteLength(socketPath) > MAX_SOCKET_PATH_BYTES) {
+    throw new PluginError('CONFIG', `PLUGIN_SOCKET is longer than ${MAX_SOCKET_PATH_BYTES} bytes, which a Unix socket path cannot be`);
+  }
+  const dataDir = absolutePath(env, 'PLUGIN_DATA_DIR', '/var/lib/docker-volume-sftp');
+  const mountRoot = absolutePath(env, 'PLUGIN_MOUNT_ROOT', '/mnt/volumes');
+
+  const level = (env.LOG_LEVEL ?? 'info').toLowerCase();
+  if (!(LOG_LEVELS as readonly string[]).includes(level)) {
+    throw new PluginError('CONFIG', `LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(env.LOG_LEVEL)}`);
+  }
+
+  const sftpDefaults: SftpDefaults = {};
+  for (const [key, name] of Object.entries(SFTP_ENV) as [keyof SftpDefaults, string][]) {
+    const value = env[name];
+    if (value !== undefined && value !== '') sftpDefaults[key] = value;
+  }
+
+  return { socketPath, dataDir, mountRoot, logLevel: level as LogLevel, sftpDefaults };
+}
+
+export { SFTP_ENV };

@@ -1,0 +1,50 @@
+/**
+ * The VolumeDriver protocol's bodies, named after each call (shared/NOTES.md section 1).
+ * Field names are the engine's and must not change.
+ */
+export interface ErrReply {
+  Err: string;
+}
+
+export interface ActivateReply {
+  Implements: ['VolumeDriver'];
+}
+
+export interface CreateRequest {
+  Name: string;
+  Opts: Record<string, string>;
+}
+
+export interface NameRequest {
+  Name: string;
+}
+
+export interface MountRequest {
+  Name: string;
+  ID: string;
+}
+
+export interface MountpointReply extends ErrReply {
+  Mountpoint: string;
+}
+
+export interface WireVolume {
+  Name: string;
+  Mountpoint: string;
+  CreatedAt?: string;
+  Status?: Record<string, unknown>;
+}
+
+export interface GetReply extends ErrReply {
+  Volume: WireVolume;
+}
+
+export interface ListReply extends ErrReply {
+  Volumes: WireVolume[];
+}
+
+export interface CapabilitiesReply {
+  Capabilities: { Scope: 'local' | 'global' };
+}
+
+export const PLUGIN_CONTENT_TYPE = 'application/vnd.docker.plugins.v1.2+json';

@@ -1,0 +1,23 @@
+import { PluginError } from '../errors';
+import { run } from './run';
+
+/** `mount --bind`, with the kernel's reason in the error when it fails. */
+export async function bindMount(source: string, target: string): Promise<void> {
+  const result = await run('mount', ['--bind', '--', source, target]);
+  if (result.code !== 0) {
+    throw new PluginError('BACKEND_FAILED', `could not bind-mount ${source} at ${target}: ${result.stderr.trim() || `exit ${result.code}`}`);
+  }
+}
+
+/**
+ * Unmounts `target`. A busy mount is detached lazily: the kernel frees it when the last
+ * user goes, and Docker has already stopped the containers that held it.
+ */
+export async function unmount(target: string): Promise<void> {
+  const first = await run('umount', ['--', target]);
+  if (first.code === 0) return;
+  const lazy = await run('umount', ['-l', '--', target]);
+  if (lazy.code !== 0) {
+    throw new PluginError('BACKEND_FAILED', `could not unmount ${target}: ${lazy.stderr.trim() || first.stderr.trim()}`);
+  }
+}

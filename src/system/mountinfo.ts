@@ -1,0 +1,40 @@
+import { readFile } from 'node:fs/promises';
+
+export interface MountEntry {
+  mountPoint: string;
+  fsType: string;
+  source: string;
+}
+
+// Fields are space-separated; spaces, tabs, newlines and backslashes in paths are octal-escaped.
+const unescape = (field: string): string => field.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)));
+
+/** Parses /proc/self/mountinfo (proc(5)): the kernel's own view, never a cache of ours. */
+export function parseMountinfo(text: string): MountEntry[] {
+  const entries: MountEntry[] = [];
+  for (const line of text.split('\n')) {
+    if (line === '') continue;
+    const fields = line.split(' ');
+    const separator = fields.indexOf('-', 6);
+    const mountPoint = fields[4];
+    const fsType = fields[separator + 1];
+    const source = fields[separator + 2];
+    if (separator < 0 || mountPoint === undefined || fsType === undefined || source === undefined) continue;
+    entries.push({ mountPoint: unescape(mountPoint), fsType, source: unescape(source) });
+  }
+  return entries;
+}
+
+export async function readMounts(): Promise<MountEntry[]> {
+  return parseMountinfo(await readFile('/proc/self/mountinfo', 'utf8'));
+}
+
+export async function isMountPoint(dir: string): Promise<boolean> {
+  return (await readMounts()).some((entry) => entry.mountPoint === dir);
+}
+
+/** Mounts at `dir` or anywhere below it. */
+export async function mountsAtOrUnder(dir: string): Promise<MountEntry[]> {
+  const prefix = dir.endsWith('/') ? dir : `${dir}/`;
+  return (await readMounts()).filter((entry) => entry.mountPoint === dir || entry.mountPoint.startsWith(prefix));
+}
