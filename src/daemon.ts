@@ -3,6 +3,7 @@ import path from 'node:path';
 import type http from 'node:http';
 import { LocalBackend } from './backends/local/local-backend';
 import { BackendRegistry } from './backends/registry';
+import { SftpBackend } from './backends/sftp/sftp-backend';
 import type { Config } from './config';
 import type { Logger } from './log';
 import { createApp } from './protocol/app';
@@ -24,7 +25,8 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
   await fs.mkdirp(config.mountRoot);
   const volumes = await loadStateFile(path.join(config.dataDir, STATE_FILE_NAME));
   const store = new StateStore(path.join(config.dataDir, STATE_FILE_NAME), () => volumes.values());
-  const backends = new BackendRegistry([new LocalBackend(config.dataDir, log)]);
+  await fs.mkdirp(path.join(config.dataDir, 'keys'), { mode: 0o700 });
+  const backends = new BackendRegistry([new LocalBackend(config.dataDir, log), new SftpBackend(config.dataDir, config.sftpDefaults, log)]);
   const service = new VolumeService({
     volumes,
     store,

@@ -52,3 +52,29 @@ export const fileName: OptionSpec = {
     }
   },
 };
+
+/** Matches a whole value against `pattern`; `expected` completes "expected ...". */
+export function matching(pattern: RegExp, expected: string): OptionSpec {
+  return {
+    check(value) {
+      if (!pattern.test(value)) fail(`expected ${expected}`);
+    },
+  };
+}
+
+/**
+ * Wraps a spec with the rules every value handed to another program obeys: no comma
+ * (FUSE splits -o values on commas, so "1,ssh_command=x" would become two options), no
+ * leading dash (it would read as a flag), no control characters, at most 256 characters.
+ */
+export function passedOn(spec: OptionSpec): OptionSpec {
+  return {
+    check(value) {
+      if (value.includes(',')) fail('commas are not allowed in option values');
+      if (value.startsWith('-')) fail('values must not start with "-"');
+      if (/[\u0000-\u001f\u007f]/.test(value)) fail('control characters are not allowed');
+      if (value.length > 256) fail('at most 256 characters');
+      spec.check(value);
+    },
+  };
+}

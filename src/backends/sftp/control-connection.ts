@@ -1,0 +1,174 @@
+import type { SFTPWrapper } from 'ssh2';
+import SftpClient from 'ssh2-sftp-client';
+import fs from 'node:fs/promises';
+import { PluginError } from '../../errors';
+import { KeyedMutex } from '../../service/keyed-mutex';
+import { fingerprintOf, hostKeyFromBlob, knownHostsTrust, sameFingerprint, type HostKey } from './host-keys';
+import { connectError, isTransient, type Target } from './remote-errors';
+
+/** How the server's host key is to be trusted. Host keys are never accepted blindly. */
+export interface HostTrust {
+  /** A pinned fingerprint, SHA256:... */
+  fingerprint?: string | undefined;
+  /** A known_hosts text (the administrator's file, or the one the plugin wrote at Create). */
+  knownHosts?: string | undefined;
+}
+
+export interface ControlTarget extends Target {
+  identityFile: string | undefined;
+  passwordFile: string | undefined;
+  trust: HostTrust;
+  connectTimeoutSeconds: number;
+}
+
+export interface Connected {
+  client: SftpClient;
+  /** The raw SFTP channel, for OpenSSH extensions the client does not wrap (statvfs). */
+  sftp: SFTPWrapper;
+  hostKey: HostKey;
+}
+
+const RETRY_BACKOFF_MS = 1000;
+const IDLE_CLOSE_MS = 30_000;
+
+/**
+ * The control path (ssh2-sftp-client): login, host-key check, mkdir, stat, usage, delete.
+ * Connections are reused per server and credentials for a short while, so a second
+ * Create on a busy server costs no new handshake; one operation runs on a connection at
+ * a time, as the library requires.
+ */
+export class ControlConnections {
+  private readonly lock = new KeyedMutex();
+  private readonly open = new Map<string, { connected: Connected; timer: NodeJS.Timeout }>();
+
+  async with<T>(target: ControlTarget, work: (connected: Connected) => Promise<T>): Promise<T> {
+    const key = JSON.stringify([target.host, target.port, target.user, target.identityFile, target.passwordFile, target.trust]);
+    return this.lock.run(key, async () => {
+      let entry = this.open.get(key);
+      if (entry !== undefined) clearTimeout(entry.timer);
+      const connected = entry?.connected ?? (await connectWithRetry(target));
+      try {
+        const result = await work(connected);
+        entry = { connected, timer: setTimeout(() => this.drop(key), IDLE_CLOSE_MS) };
+        entry.timer.unref();
+        this.open.set(key, entry);
+        return result;
+      } catch (error) {
+        this.open.delete(key);
+        await connected.client.end().catch(() => undefined);
+        throw error;
+      }
+    });
+  }
+
+  async closeAll(): Promise<void> {
+    await Promise.all([...this.open.keys()].map((key) => this.drop(key)));
+  }
+
+  private async drop(key: string): Promise<void> {
+    const entry = this.open.get(key);
+    if (entry === undefined) return;
+    this.open.delete(key);
+    clearTimeout(entry.timer);
+    await entry.connected.client.end().catch(() => undefined);
+  }
+}
+
+/** Connects with a timeout and one retry with backoff, for transient failures only. */
+export async function connectWithRetry(target: ControlTarget): Promise<Connected> {
+  try {
+    return await connectOnce(target);
+  } catch (error) {
+    if (error instanceof PluginError || !isTransient(error)) throw wrap(error, target);
+    await new Promise((resolve) => setTimeout(resolve, RETRY_BACKOFF_MS));
+    try {
+      return await connectOnce(target);
+    } catch (again) {
+      throw wrap(again, target);
+    }
+  }
+}
+
+const wrap = (error: unknown, target: ControlTarget): PluginError =>
+  error instanceof PluginError ? error : connectError(error, target, target.connectTimeoutSeconds);
+
+async function connectOnce(target: ControlTarget): Promise<Connected> {
+  const client = new SftpClient('docker-volume-sftp');
+  // Filled by the verifier during the handshake.
+  const seen: { key?: HostKey; verdict: 'trusted' | 'revoked' | 'unknown' } = { verdict: 'unknown' };
+  const secrets = await readSecrets(target);
+  let sftp: SFTPWrapper;
+  try {
+    sftp = await client.connect({
+      host: target.host,
+      port: target.port,
+      username: target.user,
+      ...secrets,
+      readyTimeout: target.connectTimeoutSeconds * 1000,
+      keepaliveInterval: 10_000,
+      hostVerifier: (blob: Buffer) => {
+        seen.key = hostKeyFromBlob(blob);
+        seen.verdict = judge(target, seen.key);
+        return seen.verdict === 'trusted';
+      },
+    });
+  } catch (error) {
+    await client.end().catch(() => undefined);
+    if (seen.key !== undefined && seen.verdict !== 'trusted') throw hostKeyError(target, seen.key, seen.verdict);
+    throw error;
+  }
+  if (seen.key === undefined) throw new PluginError('REMOTE_HOSTKEY', `${target.host}:${target.port} offered no host key`);
+  return { client, sftp, hostKey: seen.key };
+}
+
+function judge(target: ControlTarget, key: HostKey): 'trusted' | 'revoked' | 'unknown' {
+  const pinned = target.trust.fingerprint;
+  if (pinned !== undefined) return sameFingerprint(pinned, fingerprintOf(key)) ? 'trusted' : 'unknown';
+  if (target.trust.knownHosts !== undefined) return knownHostsTrust(target.trust.knownHosts, target.host, target.port, key);
+  return 'unknown';
+}
+
+function hostKeyError(target: ControlTarget, key: HostKey, verdict: 'revoked' | 'unknown'): PluginError {
+  const where = `${target.host}:${target.port}`;
+  const fingerprint = fingerprintOf(key);
+  if (verdict === 'revoked') {
+    return new PluginError('REMOTE_HOSTKEY', `the ${key.type} host key of ${where} (${fingerprint}) is marked @revoked in known_hosts; refusing to connect`);
+  }
+  const pinned = target.trust.fingerprint;
+  const check = `compare it with "ssh-keygen -l -f /etc/ssh/ssh_host_${key.type.replace(/^ssh-|-.*$/g, '')}_key.pub" run on the server`;
+  if (pinned !== undefined) {
+    return new PluginError(
+      'REMOTE_HOSTKEY',
+      `host key mismatch for ${where}: expected ${pinned} but the server offered ${key.type} ${fingerprint}. ` +
+        `If the server's key really changed (${check}), create the volume with -o hostkey=${fingerprint}; otherwise someone may be intercepting the connection`,
+    );
+  }
+  return new PluginError(
+    'REMOTE_HOSTKEY',
+    `the host key of ${where} is not trusted: the server offered ${key.type} ${fingerprint}. ` +
+      `If that is your server's key (${check}), pin it with -o hostkey=${fingerprint}, or add it to known_hosts in the plugin's keys directory`,
+  );
+}
+
+/** Secrets are read from their files into memory for this connection only. */
+async function readSecrets(target: ControlTarget): Promise<{ privateKey?: Buffer; password?: string }> {
+  if (target.passwordFile !== undefined) {
+    return { password: (await readSecretFile(target.passwordFile, 'password_file')).toString('utf8').replace(/\r?\n$/, '') };
+  }
+  if (target.identityFile !== undefined) return { privateKey: await readSecretFile(target.identityFile, 'identity') };
+  throw new PluginError('BAD_OPTION', 'an SFTP volume needs credentials: add -o identity=KEYFILE or -o password_file=FILE (files in the plugin\'s keys directory), or set SFTP_IDENTITY');
+}
+
+export async function readSecretFile(file: string, option: string): Promise<Buffer> {
+  let stat;
+  try {
+    stat = await fs.stat(file);
+  } catch {
+    throw new PluginError('BAD_OPTION', `the file named by ${option} does not exist: ${file}; put it in the plugin's keys directory`);
+  }
+  if (!stat.isFile()) throw new PluginError('BAD_OPTION', `${file} (${option}) is not a regular file`);
+  if ((stat.mode & 0o077) !== 0) {
+    throw new PluginError('BAD_OPTION', `${file} (${option}) can be read by other users; run chmod 600 on it (ssh refuses such files too)`);
+  }
+  return fs.readFile(file);
+}

@@ -1,0 +1,268 @@
+import fs from 'fs-extra';
+import path from 'node:path';
+import type { SftpDefaults } from '../../config';
+import { describe, PluginError } from '../../errors';
+import type { Logger } from '../../log';
+import { unmount } from '../../system/mount-commands';
+import { isMountPoint } from '../../system/mountinfo';
+import { pathUnder } from '../../system/paths';
+import { terminate } from '../../system/processes';
+import { writeFileAtomic } from '../../state/atomic-write';
+import type { Backend, StatusMap, Undo, VolumeSpec } from '../backend';
+import { ControlConnections, readSecretFile, type ControlTarget, type HostTrust } from './control-connection';
+import { hostKeyFromBlob, knownHostsLine } from './host-keys';
+import { operationError } from './remote-errors';
+import { statvfs, type RemoteUsage } from './remote-usage';
+import { sshConfigText } from './ssh-config';
+import { SshfsProcess } from './sshfs-process';
+import { sshfsOptions } from './sshfs-options';
+import { SFTP_OPTIONS, SFTP_REFUSED, checkSftpDefaults } from './sftp-options';
+import { describeRemote, resolveSettings, type SftpSettings } from './sftp-settings';
+
+interface VolumeHealth {
+  lastError?: string | undefined;
+  usage?: RemoteUsage | undefined;
+}
+
+/**
+ * Volumes on an SFTP server: a live sshfs mount per volume for data, ssh2-sftp-client
+ * for control. Remote data is deleted only for volumes created with remove=delete.
+ */
+export class SftpBackend implements Backend {
+  readonly kind = 'sftp' as const;
+  readonly options = SFTP_OPTIONS;
+  readonly refused = SFTP_REFUSED;
+  private readonly control = new ControlConnections();
+  private readonly processes = new Map<string, SshfsProcess>();
+  private readonly health = new Map<string, VolumeHealth>();
+  private readonly keysDir: string;
+  private readonly filesDir: string;
+
+  constructor(
+    dataDir: string,
+    private readonly defaults: SftpDefaults,
+    private readonly log: Logger,
+  ) {
+    checkSftpDefaults(defaults);
+    this.keysDir = path.join(dataDir, 'keys');
+    this.filesDir = path.join(dataDir, 'sftp');
+  }
+
+  checkSpec(spec: VolumeSpec): void {
+    this.settings(spec);
+  }
+
+  async create(spec: VolumeSpec): Promise<Undo> {
+    const settings = this.settings(spec);
+    const trust = await this.administratorTrust(settings);
+    let madeRemote = false;
+    const hostKey = await this.control.with(this.target(settings, trust), async ({ client, sftp, hostKey }) => {
+      try {
+        const kind = await client.exists(settings.remotePath);
+        if (kind === false) {
+          await client.mkdir(settings.remotePath, true);
+          madeRemote = true;
+        } else if (kind !== 'd') {
+          throw new PluginError('BAD_OPTION', `${settings.remotePath} exists on ${settings.host} and is not a directory; choose another path`);
+        }
+      } catch (error) {
+        throw error instanceof PluginError ? error : operationError(error, 'create', settings.remotePath, settings);
+      }
+      this.remember(spec.name, { usage: await statvfs(sftp, settings.remotePath) });
+      return hostKey;
+    });
+    const dir = this.volumeDir(spec.name);
+    await fs.mkdirp(dir, { mode: 0o700 });
+    await writeFileAtomic(this.knownHostsFile(spec.name), `${knownHostsLine(settings.host, settings.port, hostKey)}\n`);
+    return async () => {
+      await fs.rm(dir, { recursive: true, force: true });
+      if (madeRemote) {
+        await this.control.with(this.target(settings, trust), ({ client }) => client.rmdir(settings.remotePath, false));
+      }
+    };
+  }
+
+  async remove(spec: VolumeSpec): Promise<void> {
+    if (await isMountPoint(spec.mountpoint)) {
+      throw new PluginError('IN_USE', `volume ${spec.name} is still mounted at ${spec.mountpoint}; its data was not touched`);
+    }
+    const settings = this.settings(spec);
+    if (settings.deleteOnRemove) await this.deleteRemote(spec, settings);
+    await fs.rm(this.volumeDir(spec.name), { recursive: true, force: true });
+    await fs.rmdir(spec.mountpoint).catch(() => undefined);
+    this.health.delete(spec.name);
+  }
+
+  async mount(spec: VolumeSpec): Promise<void> {
+    const running = this.processes.get(spec.name);
+    if (running?.alive && (await isMountPoint(spec.mountpoint))) return;
+    if (running !== undefined) {
+      this.remember(spec.name, { lastError: `sshfs had stopped: ${running.lastError() ?? 'no reason given'}; mounted again` });
+      await running.stop();
+      this.processes.delete(spec.name);
+    } else if (await this.adoptOrClear(spec)) {
+      return;
+    }
+    const settings = this.settings(spec);
+    const knownHosts = await this.pinnedKnownHosts(spec, settings);
+    const hostKeyType = hostKeyFromBlob(Buffer.from(knownHosts.split(/\s+/)[2] ?? '', 'base64')).type;
+    await fs.mkdirp(spec.mountpoint);
+    await writeFileAtomic(this.sshConfigFile(spec.name), sshConfigText(settings, this.knownHostsFile(spec.name), hostKeyType));
+    const password = settings.passwordFile === undefined ? undefined : (await readSecretFile(settings.passwordFile, 'password_file')).toString('utf8').replace(/\r?\n$/, '');
+    if (settings.identityFile !== undefined) await readSecretFile(settings.identityFile, 'identity');
+    try {
+      const sshfs = await SshfsProcess.start({
+        mountpoint: spec.mountpoint,
+        remotePath: settings.remotePath,
+        sshConfigFile: this.sshConfigFile(spec.name),
+        logFile: path.join(this.volumeDir(spec.name), 'sshfs.log'),
+        password,
+        options: sshfsOptions(settings),
+        timeoutMs: (settings.connectTimeoutSeconds + 5) * 1000,
+      });
+      this.processes.set(spec.name, sshfs);
+      this.remember(spec.name, { lastError: undefined });
+    } catch (error) {
+      this.remember(spec.name, { lastError: describe(error) });
+      await fs.rmdir(spec.mountpoint).catch(() => undefined);
+      throw error;
+    }
+    void this.refreshUsage(spec, settings);
+  }
+
+  async unmount(spec: VolumeSpec): Promise<void> {
+    const sshfs = this.processes.get(spec.name) ?? (await SshfsProcess.adopt(spec.mountpoint));
+    this.processes.delete(spec.name);
+    if (sshfs !== undefined) await sshfs.stop();
+    else if (await isMountPoint(spec.mountpoint)) await unmount(spec.mountpoint);
+    await fs.rmdir(spec.mountpoint).catch(() => undefined);
+  }
+
+  status(spec: VolumeSpec): StatusMap {
+    const status: StatusMap = {};
+    try {
+      status.remote = describeRemote(this.settings(spec));
+    } catch (error) {
+      status.remote = `unresolved: ${describe(error)}`;
+    }
+    const sshfs = this.processes.get(spec.name);
+    status.connected = sshfs?.alive ?? false;
+    const health = this.health.get(spec.name);
+    if (health?.lastError !== undefined) status.lastError = health.lastError;
+    if (health?.usage !== undefined) {
+      status.usedBytes = health.usage.usedBytes;
+      status.freeBytes = health.usage.freeBytes;
+      status.totalBytes = health.usage.totalBytes;
+    }
+    return status;
+  }
+
+  async recover(spec: VolumeSpec, held: boolean): Promise<void> {
+    const adopted = await this.adoptOrClear(spec, held);
+    if (!adopted && held) await this.mount(spec);
+  }
+
+  async close(): Promise<void> {
+    await this.control.closeAll();
+  }
+
+  /**
+   * Deals with whatever an earlier daemon process left at the mountpoint: a live sshfs is
+   * kept when `keep` (its containers still use it), anything else is detached.
+   */
+  private async adoptOrClear(spec: VolumeSpec, keep = true): Promise<boolean> {
+    const mounted = await isMountPoint(spec.mountpoint);
+    const orphan = await SshfsProcess.adopt(spec.mountpoint);
+    if (mounted && orphan !== undefined && keep) {
+      this.processes.set(spec.name, orphan);
+      this.log.info('adopted a running sshfs mount', { volume: spec.name, pid: orphan.pid });
+      return true;
+    }
+    if (mounted) {
+      this.log.warn('detaching a stale mount', { volume: spec.name });
+      await unmount(spec.mountpoint);
+    }
+    if (orphan !== undefined) await terminate(orphan.pid);
+    return false;
+  }
+
+  private async deleteRemote(spec: VolumeSpec, settings: SftpSettings): Promise<void> {
+    const normalized = path.posix.normalize(settings.remotePath).replace(/\/+$/, '');
+    const base = settings.basePath === undefined ? undefined : path.posix.normalize(settings.basePath).replace(/\/+$/, '');
+    if (['', '.', '/', '~'].includes(normalized) || normalized === base) {
+      throw new PluginError('BAD_OPTION', `refusing to delete ${settings.remotePath} on ${settings.host}: it is not a volume's own directory`);
+    }
+    const trust = { knownHosts: await this.readKnownHosts(spec.name) };
+    await this.control.with(this.target(settings, trust), async ({ client }) => {
+      try {
+        if ((await client.exists(settings.remotePath)) !== false) await client.rmdir(settings.remotePath, true);
+      } catch (error) {
+        throw operationError(error, 'delete', settings.remotePath, settings);
+      }
+    });
+  }
+
+  /** The pinned key written at Create; verified again from the administrator's trust if lost. */
+  private async pinnedKnownHosts(spec: VolumeSpec, settings: SftpSettings): Promise<string> {
+    const existing = await this.readKnownHosts(spec.name);
+    if (existing !== undefined) return existing;
+    const trust = await this.administratorTrust(settings);
+    const hostKey = await this.control.with(this.target(settings, trust), async ({ hostKey }) => hostKey);
+    const line = `${knownHostsLine(settings.host, settings.port, hostKey)}\n`;
+    await fs.mkdirp(this.volumeDir(spec.name), { mode: 0o700 });
+    await writeFileAtomic(this.knownHostsFile(spec.name), line);
+    return line;
+  }
+
+  private async readKnownHosts(name: string): Promise<string | undefined> {
+    try {
+      return await fs.readFile(this.knownHostsFile(name), 'utf8');
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** A pinned fingerprint wins; else the administrator's known_hosts in the keys directory. */
+  private async administratorTrust(settings: SftpSettings): Promise<HostTrust> {
+    if (settings.hostkey !== undefined) return { fingerprint: settings.hostkey };
+    try {
+      return { knownHosts: await fs.readFile(path.join(this.keysDir, 'known_hosts'), 'utf8') };
+    } catch {
+      return {};
+    }
+  }
+
+  private async refreshUsage(spec: VolumeSpec, settings: SftpSettings): Promise<void> {
+    try {
+      const trust = { knownHosts: await this.readKnownHosts(spec.name) };
+      const usage = await this.control.with(this.target(settings, trust), ({ sftp }) => statvfs(sftp, settings.remotePath));
+      if (usage !== undefined) this.remember(spec.name, { usage });
+    } catch (error) {
+      this.log.debug('usage not refreshed', { volume: spec.name, error: describe(error) });
+    }
+  }
+
+  private remember(name: string, update: VolumeHealth): void {
+    this.health.set(name, { ...this.health.get(name), ...update });
+  }
+
+  private settings(spec: VolumeSpec): SftpSettings {
+    return resolveSettings(spec, this.defaults, this.keysDir);
+  }
+
+  private target(settings: SftpSettings, trust: HostTrust): ControlTarget {
+    return {
+      host: settings.host,
+      port: settings.port,
+      user: settings.user,
+      identityFile: settings.identityFile,
+      passwordFile: settings.passwordFile,
+      trust,
+      connectTimeoutSeconds: settings.connectTimeoutSeconds,
+    };
+  }
+
+  private volumeDir = (name: string): string => pathUnder(this.filesDir, name);
+  private knownHostsFile = (name: string): string => path.join(this.volumeDir(name), 'known_hosts');
+  private sshConfigFile = (name: string): string => path.join(this.volumeDir(name), 'ssh_config');
+}

@@ -1,0 +1,25 @@
+import type { SftpSettings } from './sftp-settings';
+
+/**
+ * The sshfs -o list for a volume. Built only from typed settings, never from option
+ * strings, so nothing a user typed reaches sshfs unchecked.
+ */
+export function sshfsOptions(settings: SftpSettings): string[] {
+  const options = [
+    'reconnect',
+    `max_conns=${settings.connections}`,
+    // Cross-host visibility: sshfs's own caches and the kernel's both expire after
+    // cache_timeout seconds (default 1), so another host's writes show within it.
+    ...(settings.cacheTimeout === 0
+      ? ['dir_cache=no', 'attr_timeout=0', 'entry_timeout=0']
+      : [`dcache_timeout=${settings.cacheTimeout}`, `attr_timeout=${settings.cacheTimeout}`, `entry_timeout=${settings.cacheTimeout}`]),
+    'negative_timeout=0',
+  ];
+  if (settings.allowOther) options.push('allow_other');
+  if (settings.readonly) options.push('ro');
+  if (settings.uid !== undefined) options.push(`uid=${settings.uid}`);
+  if (settings.gid !== undefined) options.push(`gid=${settings.gid}`);
+  if (settings.umask !== undefined) options.push(`umask=${settings.umask.toString(8).padStart(4, '0')}`);
+  if (settings.passwordFile !== undefined) options.push('password_stdin');
+  return options;
+}
