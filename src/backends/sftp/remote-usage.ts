@@ -10,13 +10,14 @@ export interface RemoteUsage {
 export function statvfs(sftp: SFTPWrapper, remotePath: string): Promise<RemoteUsage | undefined> {
   return new Promise((resolve) => {
     try {
-      sftp.ext_openssh_statvfs(remotePath, (error, info: { frsize?: number; blocks?: number; bavail?: number; bfree?: number } | undefined) => {
-        if (error || info?.frsize === undefined || info.blocks === undefined || info.bavail === undefined || info.bfree === undefined) {
+      // ssh2 names the fields after struct statvfs: f_frsize, f_blocks, ...
+      sftp.ext_openssh_statvfs(remotePath, (error, info: Partial<Record<'f_frsize' | 'f_blocks' | 'f_bavail' | 'f_bfree', number>> | undefined) => {
+        const { f_frsize: unit, f_blocks: blocks, f_bavail: available, f_bfree: free } = info ?? {};
+        if (error || unit === undefined || blocks === undefined || available === undefined || free === undefined) {
           resolve(undefined);
           return;
         }
-        const total = info.frsize * info.blocks;
-        resolve({ totalBytes: total, freeBytes: info.frsize * info.bavail, usedBytes: total - info.frsize * info.bfree });
+        resolve({ totalBytes: unit * blocks, freeBytes: unit * available, usedBytes: unit * (blocks - free) });
       });
     } catch {
       resolve(undefined); // the server does not offer the extension

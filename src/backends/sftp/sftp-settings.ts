@@ -52,7 +52,8 @@ export function resolveSettings(spec: VolumeSpec, defaults: SftpDefaults, keysDi
   if (user === undefined) {
     throw new PluginError('BAD_OPTION', 'an SFTP volume needs a user: add -o user=NAME (or set SFTP_USER on the plugin)');
   }
-  const basePath = fallback(defaults.basePath);
+  // A base path with no default host confines every volume; with one, the volumes on it.
+  const basePath = defaults.host === undefined ? defaults.basePath : fallback(defaults.basePath);
   const identity = o.identity ?? (o.password_file === undefined ? fallback(defaults.identity) : undefined);
   return {
     host,
@@ -69,13 +70,22 @@ export function resolveSettings(spec: VolumeSpec, defaults: SftpDefaults, keysDi
     umask: parseMode(o.umask),
     allowOther: parseBoolean(o.allow_other, true),
     deleteOnRemove: o.remove === 'delete',
-    connections: parseInteger(o.connections, DEFAULT_CONNECTIONS),
+    connections: connectionsFor(o.connections, o.password_file !== undefined),
     cipher: o.cipher ?? DEFAULT_CIPHER,
     compression: parseBoolean(o.compression, false),
     cacheTimeout: parseInteger(o.cache_timeout, DEFAULT_CACHE_TIMEOUT),
     keepalive: parseInteger(o.keepalive, 5),
     connectTimeoutSeconds: parseInteger(o.connect_timeout, 10),
   };
+}
+
+// sshfs reads a password from stdin once, so password logins cannot open parallel connections.
+function connectionsFor(given: string | undefined, password: boolean): number {
+  if (!password) return parseInteger(given, DEFAULT_CONNECTIONS);
+  if (given !== undefined && given !== '1') {
+    throw new PluginError('BAD_OPTION', `option connections=${given} needs key authentication: sshfs cannot open parallel connections with password_file; use identity=KEYFILE, or connections=1`);
+  }
+  return 1;
 }
 
 function remotePathOf(name: string, given: string | undefined, basePath: string | undefined): string {

@@ -1,0 +1,348 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { cleanup, DaemonProcess, delay, makeDirs, mountsUnder } from '../support/daemon-process';
+import { eventually, installCredentials, KEY_NAME, PASSWORD_FILE, processesOf, sftpOptions } from '../support/sftp-fixtures';
+import { TestSshd } from '../support/sshd';
+
+describe('SFTP volumes against a real sshd and real sshfs mounts', function () {
+  this.timeout(120_000);
+  let sshd: TestSshd;
+  const daemons: DaemonProcess[] = [];
+
+  const startDaemon = async (env: Record<string, string> = {}): Promise<DaemonProcess> => {
+    const dirs = makeDirs('dvs-sftp');
+    await installCredentials(sshd, dirs);
+    const daemon = await DaemonProcess.start(dirs, env);
+    daemons.push(daemon);
+    return daemon;
+  };
+
+  before(async () => {
+    sshd = await TestSshd.start();
+  });
+  afterEach(async () => {
+    for (const daemon of daemons.splice(0)) {
+      await daemon.stop();
+      cleanup(daemon.dirs.base);
+    }
+    if (!sshd.running) await sshd.restart();
+  });
+  after(async () => {
+    await sshd.dispose();
+  });
+
+  it('creates, mounts, writes, reads and unmounts, creating the remote directory', async () => {
+    const daemon = await startDaemon();
+    await daemon.client.create('basic', sftpOptions(sshd, 'basic'));
+    assert.ok(fs.statSync(sshd.serverPath('basic')).isDirectory(), 'remote directory not created');
+    const mountpoint = await daemon.client.mount('basic', 'c1');
+    assert.ok(mountsUnder(mountpoint).length === 1, 'not mounted');
+    fs.writeFileSync(path.join(mountpoint, 'note.txt'), 'from the container');
+    assert.equal(fs.readFileSync(sshd.serverPath('basic', 'note.txt'), 'utf8'), 'from the container');
+    fs.writeFileSync(sshd.serverPath('basic', 'server.txt'), 'from the server');
+    assert.equal(fs.readFileSync(path.join(mountpoint, 'server.txt'), 'utf8'), 'from the server');
+
+    const status = (await daemon.client.get('basic')).Status as Record<string, unknown>;
+    assert.equal(status.backend, 'sftp');
+    assert.equal(status.remote, `${sshd.user}@127.0.0.1:${sshd.port}${sshd.serverPath('basic')}`);
+    assert.equal(status.connected, true);
+    assert.equal(status.mounts, 1);
+    await eventually('usage in Status', async () => {
+      const s = (await daemon.client.get('basic')).Status as Record<string, unknown>;
+      assert.ok(typeof s.freeBytes === 'number' && s.freeBytes > 0 && typeof s.usedBytes === 'number', JSON.stringify(s));
+    });
+
+    await daemon.client.unmount('basic', 'c1');
+    assert.deepEqual(mountsUnder(daemon.dirs.mountRoot), []);
+    assert.equal(((await daemon.client.get('basic')).Status as Record<string, unknown>).connected, false);
+    await daemon.client.remove('basic');
+    assert.equal(fs.readFileSync(sshd.serverPath('basic', 'note.txt'), 'utf8'), 'from the container', 'remote data deleted without remove=delete');
+  });
+
+  it('deletes remote data on Remove only for volumes created with remove=delete', async () => {
+    const daemon = await startDaemon();
+    await daemon.client.create('doomed', sftpOptions(sshd, 'doomed', { remove: 'delete' }));
+    const mountpoint = await daemon.client.mount('doomed', 'x');
+    fs.mkdirSync(path.join(mountpoint, 'sub'));
+    fs.writeFileSync(path.join(mountpoint, 'sub', 'f'), 'x');
+    assert.match(await daemon.client.err('/VolumeDriver.Remove', { Name: 'doomed' }), /in use/);
+    assert.ok(fs.existsSync(sshd.serverPath('doomed', 'sub', 'f')));
+    await daemon.client.unmount('doomed', 'x');
+    await daemon.client.remove('doomed');
+    assert.equal(fs.existsSync(sshd.serverPath('doomed')), false);
+  });
+
+  it('shares one volume between two daemons ("hosts") in both directions, within the cache time', async () => {
+    const hostA = await startDaemon();
+    const hostB = await startDaemon();
+    const options = sftpOptions(sshd, 'shared');
+    await hostA.client.create('shared', options);
+    await hostB.client.create('shared', options);
+    const onA = await hostA.client.mount('shared', 'a1');
+    const onB = await hostB.client.mount('shared', 'b1');
+    fs.readdirSync(onB); // B has listed the directory: its cache now holds an older view
+
+    const seen = async (writer: string, reader: string, file: string): Promise<number> => {
+      fs.writeFileSync(path.join(writer, file), file);
+      const started = Date.now();
+      await eventually(`${file} on the other host`, () => assert.equal(fs.readFileSync(path.join(reader, file), 'utf8'), file), 5000, 10);
+      return Date.now() - started;
+    };
+    const aToB = await seen(onA, onB, 'from-a.txt');
+    fs.readdirSync(onA);
+    const bToA = await seen(onB, onA, 'from-b.txt');
+    assert.ok(aToB <= 1100 && bToA <= 1100, `visible after ${aToB} ms (A to B) and ${bToA} ms (B to A); the default cache time is 1 s`);
+    await hostA.client.unmount('shared', 'a1');
+    await hostB.client.unmount('shared', 'b1');
+  });
+
+  it('keeps the same mount working across an sshd crash and restart', async () => {
+    const daemon = await startDaemon();
+    await daemon.client.create('sturdy', sftpOptions(sshd, 'sturdy', { keepalive: '1' }));
+    const mountpoint = await daemon.client.mount('sturdy', 'x');
+    fs.writeFileSync(path.join(mountpoint, 'before'), '1');
+    await sshd.kill();
+    // Get, List and Path answer from memory while the server is gone.
+    const started = Date.now();
+    await daemon.client.get('sturdy');
+    await daemon.client.list();
+    await daemon.client.ok('/VolumeDriver.Path', { Name: 'sturdy' });
+    assert.ok(Date.now() - started < 500, 'reads waited for the server');
+    await delay(1500);
+    await sshd.restart();
+    await eventually(
+      'I/O through the same mount',
+      () => {
+        fs.writeFileSync(path.join(mountpoint, 'after'), '2');
+        assert.equal(fs.readFileSync(path.join(mountpoint, 'before'), 'utf8'), '1');
+      },
+      30_000,
+      250,
+    );
+    assert.equal(fs.readFileSync(sshd.serverPath('sturdy', 'after'), 'utf8'), '2');
+    await daemon.client.unmount('sturdy', 'x');
+  });
+
+  describe('host keys', () => {
+    it('refuses an unknown host key, showing the fingerprint and how to pin it, leaving nothing behind', async () => {
+      const daemon = await startDaemon();
+      const { hostkey: _pinned, ...unpinned } = sftpOptions(sshd, 'unpinned');
+      const err = await daemon.client.err('/VolumeDriver.Create', { Name: 'unpinned', Opts: unpinned });
+      assert.ok(err.includes(sshd.hostKeyFingerprint), err);
+      assert.match(err, /pin it with -o hostkey=SHA256:/);
+      assert.equal(fs.existsSync(sshd.serverPath('unpinned')), false);
+      assert.deepEqual(await daemon.client.list(), []);
+    });
+
+    it('refuses a wrong pinned key with the fingerprint the server offered', async () => {
+      const daemon = await startDaemon();
+      const wrong = 'SHA256:' + 'A'.repeat(43);
+      const err = await daemon.client.err('/VolumeDriver.Create', { Name: 'mitm', Opts: sftpOptions(sshd, 'mitm', { hostkey: wrong }) });
+      assert.match(err, /host key mismatch/);
+      assert.ok(err.includes(wrong) && err.includes(sshd.hostKeyFingerprint), err);
+      assert.equal(fs.existsSync(sshd.serverPath('mitm')), false);
+    });
+
+    it('trusts a known_hosts file in the keys directory instead of a pin', async () => {
+      const daemon = await startDaemon();
+      await sshd.writeKnownHostsInto(path.join(daemon.dirs.dataDir, 'keys'));
+      const { hostkey: _pinned, ...unpinned } = sftpOptions(sshd, 'viaknown');
+      await daemon.client.create('viaknown', unpinned);
+      const mountpoint = await daemon.client.mount('viaknown', 'x');
+      fs.writeFileSync(path.join(mountpoint, 'ok'), 'ok');
+      await daemon.client.unmount('viaknown', 'x');
+    });
+  });
+
+  describe('authentication', () => {
+    it('logs in with password_file, keeping the password out of argv, environment, state, logs and Get', async () => {
+      const daemon = await startDaemon({ LOG_LEVEL: 'debug' });
+      const { identity: _key, ...withoutKey } = sftpOptions(sshd, 'pw');
+      await daemon.client.create('pw', { ...withoutKey, password_file: PASSWORD_FILE });
+      const mountpoint = await daemon.client.mount('pw', 'x');
+      fs.writeFileSync(path.join(mountpoint, 'f'), 'x');
+      assert.equal(fs.readFileSync(sshd.serverPath('pw', 'f'), 'utf8'), 'x');
+
+      const secret = sshd.password;
+      const get = JSON.stringify(await daemon.client.get('pw'));
+      const list = JSON.stringify(await daemon.client.list());
+      const state = fs.readFileSync(path.join(daemon.dirs.dataDir, 'state.json'), 'utf8');
+      const files = fs.readdirSync(path.join(daemon.dirs.dataDir, 'sftp', 'pw')).map((f) => fs.readFileSync(path.join(daemon.dirs.dataDir, 'sftp', 'pw', f), 'utf8'));
+      for (const [where, text] of [['Get', get], ['List', list], ['state', state], ['logs', daemon.output], ...files.map((t, i) => [`plugin file ${i}`, t])] as [string, string][]) {
+        assert.ok(!text.includes(secret), `password found in ${where}`);
+      }
+      for (const pid of fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+        for (const file of ['cmdline', 'environ']) {
+          let text = '';
+          try {
+            text = fs.readFileSync(`/proc/${pid}/${file}`, 'latin1');
+          } catch {
+            continue;
+          }
+          assert.ok(!text.includes(secret), `password found in /proc/${pid}/${file}: ${text.replace(/\0/g, ' ').slice(0, 200)}`);
+        }
+      }
+      await daemon.client.unmount('pw', 'x');
+      assert.match(
+        await daemon.client.err('/VolumeDriver.Create', { Name: 'pw4', Opts: { ...withoutKey, password_file: PASSWORD_FILE, connections: '4' } }),
+        /connections=4 needs key authentication/,
+      );
+    });
+
+    it('refuses a key the server does not accept, saying what to check', async () => {
+      const daemon = await startDaemon();
+      const keys = path.join(daemon.dirs.dataDir, 'keys');
+      require('node:child_process').execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path.join(keys, 'stranger')]);
+      const err = await daemon.client.err('/VolumeDriver.Create', { Name: 'stranger', Opts: sftpOptions(sshd, 'stranger', { identity: 'stranger' }) });
+      assert.match(err, /refused to log in user "dvstest": check the user, and that the key/);
+    });
+
+    it('refuses a key file others can read, and a missing one, naming the file', async () => {
+      const daemon = await startDaemon();
+      fs.chmodSync(path.join(daemon.dirs.dataDir, 'keys', KEY_NAME), 0o644);
+      assert.match(await daemon.client.err('/VolumeDriver.Create', { Name: 'loose', Opts: sftpOptions(sshd, 'loose') }), /can be read by other users; run chmod 600/);
+      assert.match(await daemon.client.err('/VolumeDriver.Create', { Name: 'nokey', Opts: sftpOptions(sshd, 'nokey', { identity: 'absent' }) }), /does not exist: .*keys\/absent/);
+    });
+  });
+
+  describe('unreachable servers fail fast with a message that says what to do', () => {
+    // A server that accepts TCP connections and never says a word: a handshake timeout.
+    let silent: net.Server;
+    before(async () => {
+      silent = net.createServer(() => undefined);
+      await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    });
+    after(() => {
+      silent.close();
+    });
+    const silentPort = (): string => String((silent.address() as net.AddressInfo).port);
+    const cases: [string, () => Record<string, string>, RegExp][] = [
+      ['DNS failure', () => ({ host: 'no-such-host.invalid' }), /cannot resolve the SFTP host "no-such-host.invalid"/],
+      ['connection refused', () => ({ port: '1' }), /connection refused by 127.0.0.1:1: check that the SFTP server runs/],
+      ['timeout', () => ({ port: silentPort(), connect_timeout: '2' }), /no answer from 127.0.0.1:\d+ within 2 s/],
+    ];
+    for (const [what, override, message] of cases) {
+      it(what, async () => {
+        const daemon = await startDaemon();
+        const started = Date.now();
+        const err = await daemon.client.err('/VolumeDriver.Create', { Name: 'far', Opts: sftpOptions(sshd, 'far', override()) });
+        assert.match(err, message);
+        assert.ok(Date.now() - started < 30_000, 'took too long');
+        assert.deepEqual(await daemon.client.list(), []);
+      });
+    }
+
+    it('permission denied on the path', async () => {
+      const daemon = await startDaemon();
+      const err = await daemon.client.err('/VolumeDriver.Create', { Name: 'denied', Opts: { ...sftpOptions(sshd, 'x'), path: '/root/forbidden' } });
+      assert.match(err, /permission denied on the server to create \/root\/forbidden as user "dvstest"/);
+    });
+  });
+
+  describe('injection attempts are refused with no side effect', () => {
+    const attempts: [string, Record<string, string>, RegExp][] = [
+      ['ssh_command', { ssh_command: 'touch /tmp/pwned' }, /option "ssh_command" is refused/],
+      ['ProxyCommand', { ProxyCommand: 'touch /tmp/pwned' }, /option "ProxyCommand" is refused/],
+      ['LocalCommand', { LocalCommand: 'id' }, /is refused/],
+      ['PKCS11Provider', { PKCS11Provider: '/tmp/evil.so' }, /is refused/],
+      ['sftp_server', { sftp_server: '/bin/sh' }, /is refused/],
+      ['-F', { '-F': '/tmp/cfg' }, /is refused/],
+      ['password', { password: 'hunter2' }, /password_file/],
+      ['a comma-smuggled option', { uid: '0,ssh_command=touch /tmp/pwned' }, /commas are not allowed/],
+      ['a comma in cipher', { cipher: 'aes128-ctr,ProxyCommand=x' }, /commas are not allowed/],
+      ['a leading dash in user', { user: '-oProxyCommand=x' }, /must not start with "-"/],
+      ['a leading dash in host', { host: '-oProxyCommand=x' }, /must not start with "-"/],
+      ['shell metacharacters in host', { host: 'h;touch /tmp/pwned' }, /host name or an IP address/],
+      ['shell metacharacters in user', { user: 'u$(touch /tmp/pwned)' }, /user name/],
+      ['a newline in host', { host: 'h\nProxyCommand x' }, /control characters/],
+      ['traversal in path', { path: '../../etc' }, /without "\.\."/],
+      ['traversal in identity', { identity: '../../../etc/shadow' }, /plain file name/],
+      ['an unknown option', { debug: '1' }, /unknown option "debug" for a sftp volume/],
+    ];
+    for (const [what, override, message] of attempts) {
+      it(what, async () => {
+        const daemon = await startDaemon();
+        const before = processesOf('sshfs').length;
+        const sshLog = sshd.log().length;
+        const err = await daemon.client.err('/VolumeDriver.Create', { Name: 'evil', Opts: { ...sftpOptions(sshd, 'evil'), ...override } });
+        assert.match(err, message);
+        assert.ok(!err.includes('hunter2'));
+        assert.equal(fs.existsSync('/tmp/pwned'), false);
+        assert.equal(fs.existsSync(sshd.serverPath('evil')), false);
+        assert.equal(fs.existsSync(path.join(daemon.dirs.dataDir, 'sftp', 'evil')), false);
+        assert.equal(processesOf('sshfs').length, before);
+        assert.ok(!sshd.log().slice(sshLog).includes('Accepted'), 'the daemon logged in to the server');
+        assert.deepEqual(await daemon.client.list(), []);
+      });
+    }
+
+    it('keeps path inside the plugin base path', async () => {
+      const daemon = await startDaemon({ SFTP_BASE_PATH: sshd.serverPath('base') });
+      const err = await daemon.client.err('/VolumeDriver.Create', { Name: 'outside', Opts: { ...sftpOptions(sshd, 'x'), path: '/etc' } });
+      assert.match(err, /outside the plugin's base path/);
+    });
+  });
+
+  it('creates a volume with no options at all from the plugin-level defaults', async () => {
+    fs.mkdirSync(sshd.serverPath('store'), { recursive: true });
+    fs.chownSync(sshd.serverPath('store'), sshd.uid, sshd.gid);
+    const daemon = await startDaemon({
+      SFTP_HOST: sshd.host,
+      SFTP_PORT: String(sshd.port),
+      SFTP_USER: sshd.user,
+      SFTP_BASE_PATH: sshd.serverPath('store'),
+      SFTP_IDENTITY: KEY_NAME,
+      SFTP_HOSTKEY: sshd.hostKeyFingerprint,
+    });
+    await daemon.client.create('plain');
+    const mountpoint = await daemon.client.mount('plain', 'x');
+    fs.writeFileSync(path.join(mountpoint, 'f'), 'x');
+    assert.equal(fs.readFileSync(sshd.serverPath('store', 'plain', 'f'), 'utf8'), 'x');
+    await daemon.client.unmount('plain', 'x');
+    await daemon.client.create('local-anyway', { backend: 'local' });
+    assert.equal(((await daemon.client.get('local-anyway')).Status as Record<string, unknown>).backend, 'local');
+  });
+
+  it('stops at start on a bad plugin-level default, naming the variable', async () => {
+    const dirs = makeDirs('dvs-sftp');
+    const daemon = new DaemonProcess(dirs, { SFTP_PORT: 'twenty-two' });
+    daemons.push(daemon);
+    daemon.spawn();
+    assert.equal((await daemon.exit).code, 1);
+    assert.match(daemon.output, /SFTP_PORT="twenty-two": expected a whole number/);
+  });
+
+  it('adopts its live sshfs mounts after a kill -9, and leaves no orphan after Unmount', async () => {
+    const daemon = await startDaemon();
+    await daemon.client.create('survivor', sftpOptions(sshd, 'survivor'));
+    const mountpoint = await daemon.client.mount('survivor', 'held');
+    const fd = fs.openSync(path.join(mountpoint, 'open-file'), 'w');
+    await daemon.kill9();
+    await daemon.start();
+    fs.writeSync(fd, 'still writing');
+    fs.closeSync(fd);
+    assert.equal(fs.readFileSync(sshd.serverPath('survivor', 'open-file'), 'utf8'), 'still writing');
+    await daemon.waitForLog((entry) => entry.msg === 'adopted a running sshfs mount');
+    await daemon.client.unmount('survivor', 'held');
+    assert.deepEqual(mountsUnder(mountpoint), []);
+    await eventually('sshfs gone', () => assert.equal(processesOf('sshfs').filter((pid) => fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(mountpoint)).length, 0));
+  });
+
+  it('detaches a dead mount at start and mounts again when its ID is held', async () => {
+    const daemon = await startDaemon();
+    await daemon.client.create('phoenix', sftpOptions(sshd, 'phoenix'));
+    const mountpoint = await daemon.client.mount('phoenix', 'held');
+    await daemon.kill9();
+    for (const pid of processesOf('sshfs')) {
+      if (fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(mountpoint)) process.kill(pid, 'SIGKILL');
+    }
+    await daemon.start();
+    await eventually('remounted', () => {
+      fs.writeFileSync(path.join(mountpoint, 'again'), 'x');
+      assert.equal(fs.readFileSync(sshd.serverPath('phoenix', 'again'), 'utf8'), 'x');
+    }, 10_000, 100);
+    await daemon.client.unmount('phoenix', 'held');
+  });
+});

@@ -1,0 +1,57 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { DaemonDirs } from './daemon-process';
+import type { TestSshd } from './sshd';
+
+export const KEY_NAME = 'id_test';
+export const PASSWORD_FILE = 'sftp-password';
+
+/** Puts the test server's client key and password in a daemon's keys directory, mode 0600. */
+export async function installCredentials(sshd: TestSshd, dirs: DaemonDirs): Promise<string> {
+  const keysDir = path.join(dirs.dataDir, 'keys');
+  await sshd.writeClientKeyInto(keysDir, KEY_NAME);
+  fs.writeFileSync(path.join(keysDir, PASSWORD_FILE), `${sshd.password}\n`, { mode: 0o600 });
+  return keysDir;
+}
+
+/** Options for an SFTP volume on the test server, key auth, host key pinned. */
+export function sftpOptions(sshd: TestSshd, remoteDir: string, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    host: sshd.host,
+    port: String(sshd.port),
+    user: sshd.user,
+    identity: KEY_NAME,
+    hostkey: sshd.hostKeyFingerprint,
+    path: sshd.serverPath(remoteDir),
+    ...extra,
+  };
+}
+
+export async function eventually<T>(what: string, probe: () => T | Promise<T>, timeoutMs = 5000, stepMs = 20): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      return await probe();
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() > deadline) throw new Error(`${what} did not happen within ${timeoutMs} ms: ${String(last)}`);
+    await new Promise((resolve) => setTimeout(resolve, stepMs));
+  }
+}
+
+/** PIDs of every process whose argv names `program`. */
+export function processesOf(program: string): number[] {
+  return fs
+    .readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .filter((pid) => {
+      try {
+        return path.basename(fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0] ?? '') === program;
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
