@@ -6,6 +6,15 @@ import { cleanup, DaemonProcess, delay, makeDirs, mountsUnder } from '../support
 import { eventually, installCredentials, KEY_NAME, PASSWORD_FILE, processesOf, sftpOptions } from '../support/sftp-fixtures';
 import { TestSshd } from '../support/sshd';
 
+const sshfsServing = (mountpoint: string): number[] =>
+  processesOf('sshfs').filter((pid) => {
+    try {
+      return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes(mountpoint);
+    } catch {
+      return false;
+    }
+  });
+
 describe('SFTP volumes against a real sshd and real sshfs mounts', function () {
   this.timeout(120_000);
   let sshd: TestSshd;
@@ -25,6 +34,8 @@ describe('SFTP volumes against a real sshd and real sshfs mounts', function () {
   afterEach(async () => {
     for (const daemon of daemons.splice(0)) {
       await daemon.stop();
+      const stray = daemon.output.split('\n').filter((line) => line !== '' && !line.startsWith('{') && !line.startsWith('docker-volume-sftp: '));
+      assert.deepEqual(stray, [], 'the daemon wrote lines that are not JSON log lines');
       cleanup(daemon.dirs.base);
     }
     if (!sshd.running) await sshd.restart();
@@ -56,6 +67,7 @@ describe('SFTP volumes against a real sshd and real sshfs mounts', function () {
 
     await daemon.client.unmount('basic', 'c1');
     assert.deepEqual(mountsUnder(daemon.dirs.mountRoot), []);
+    assert.deepEqual(sshfsServing(mountpoint), [], 'sshfs left running after the last Unmount');
     assert.equal(((await daemon.client.get('basic')).Status as Record<string, unknown>).connected, false);
     await daemon.client.remove('basic');
     assert.equal(fs.readFileSync(sshd.serverPath('basic', 'note.txt'), 'utf8'), 'from the container', 'remote data deleted without remove=delete');
@@ -98,11 +110,13 @@ describe('SFTP volumes against a real sshd and real sshfs mounts', function () {
     await hostB.client.unmount('shared', 'b1');
   });
 
-  it('keeps the same mount working across an sshd crash and restart', async () => {
+  it('keeps the same mounts (key and password logins) working across an sshd crash and restart', async () => {
     const daemon = await startDaemon();
-    await daemon.client.create('sturdy', sftpOptions(sshd, 'sturdy', { keepalive: '1' }));
-    const mountpoint = await daemon.client.mount('sturdy', 'x');
-    fs.writeFileSync(path.join(mountpoint, 'before'), '1');
+    const { identity: _key, ...passwordOptions } = sftpOptions(sshd, 'sturdy-pw', { password_file: PASSWORD_FILE });
+    await daemon.client.create('sturdy', sftpOptions(sshd, 'sturdy'));
+    await daemon.client.create('sturdy-pw', passwordOptions);
+    const mountpoints = [await daemon.client.mount('sturdy', 'x'), await daemon.client.mount('sturdy-pw', 'x')];
+    for (const mountpoint of mountpoints) fs.writeFileSync(path.join(mountpoint, 'before'), '1');
     await sshd.kill();
     // Get, List and Path answer from memory while the server is gone.
     const started = Date.now();
@@ -112,17 +126,21 @@ describe('SFTP volumes against a real sshd and real sshfs mounts', function () {
     assert.ok(Date.now() - started < 500, 'reads waited for the server');
     await delay(1500);
     await sshd.restart();
-    await eventually(
-      'I/O through the same mount',
-      () => {
-        fs.writeFileSync(path.join(mountpoint, 'after'), '2');
-        assert.equal(fs.readFileSync(path.join(mountpoint, 'before'), 'utf8'), '1');
-      },
-      30_000,
-      250,
-    );
+    for (const mountpoint of mountpoints) {
+      await eventually(
+        `I/O through the same mount ${mountpoint}`,
+        () => {
+          fs.writeFileSync(path.join(mountpoint, 'after'), '2');
+          assert.equal(fs.readFileSync(path.join(mountpoint, 'before'), 'utf8'), '1');
+        },
+        30_000,
+        250,
+      );
+    }
     assert.equal(fs.readFileSync(sshd.serverPath('sturdy', 'after'), 'utf8'), '2');
+    assert.equal(fs.readFileSync(sshd.serverPath('sturdy-pw', 'after'), 'utf8'), '2');
     await daemon.client.unmount('sturdy', 'x');
+    await daemon.client.unmount('sturdy-pw', 'x');
   });
 
   describe('host keys', () => {
@@ -327,7 +345,7 @@ describe('SFTP volumes against a real sshd and real sshfs mounts', function () {
     await daemon.waitForLog((entry) => entry.msg === 'adopted a running sshfs mount');
     await daemon.client.unmount('survivor', 'held');
     assert.deepEqual(mountsUnder(mountpoint), []);
-    await eventually('sshfs gone', () => assert.equal(processesOf('sshfs').filter((pid) => fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(mountpoint)).length, 0));
+    assert.deepEqual(sshfsServing(mountpoint), []);
   });
 
   it('detaches a dead mount at start and mounts again when its ID is held', async () => {
@@ -335,9 +353,7 @@ describe('SFTP volumes against a real sshd and real sshfs mounts', function () {
     await daemon.client.create('phoenix', sftpOptions(sshd, 'phoenix'));
     const mountpoint = await daemon.client.mount('phoenix', 'held');
     await daemon.kill9();
-    for (const pid of processesOf('sshfs')) {
-      if (fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(mountpoint)) process.kill(pid, 'SIGKILL');
-    }
+    for (const pid of sshfsServing(mountpoint)) process.kill(pid, 'SIGKILL');
     await daemon.start();
     await eventually('remounted', () => {
       fs.writeFileSync(path.join(mountpoint, 'again'), 'x');

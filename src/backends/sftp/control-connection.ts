@@ -46,7 +46,7 @@ export class ControlConnections {
     return this.lock.run(key, async () => {
       let entry = this.open.get(key);
       if (entry !== undefined) clearTimeout(entry.timer);
-      const connected = entry?.connected ?? (await connectWithRetry(target));
+      const connected = entry?.connected ?? (await connectWithRetry(target, () => this.forget(key)));
       try {
         const result = await work(connected);
         entry = { connected, timer: setTimeout(() => this.drop(key), IDLE_CLOSE_MS) };
@@ -59,6 +59,14 @@ export class ControlConnections {
         throw error;
       }
     });
+  }
+
+  /** A pooled connection the server closed is not reused. */
+  private forget(key: string): void {
+    const entry = this.open.get(key);
+    if (entry === undefined) return;
+    clearTimeout(entry.timer);
+    this.open.delete(key);
   }
 
   async closeAll(): Promise<void> {
@@ -75,14 +83,14 @@ export class ControlConnections {
 }
 
 /** Connects with a timeout and one retry with backoff, for transient failures only. */
-export async function connectWithRetry(target: ControlTarget): Promise<Connected> {
+export async function connectWithRetry(target: ControlTarget, onClosed: () => void = () => undefined): Promise<Connected> {
   try {
-    return await connectOnce(target);
+    return await connectOnce(target, onClosed);
   } catch (error) {
     if (error instanceof PluginError || !isTransient(error)) throw wrap(error, target);
     await new Promise((resolve) => setTimeout(resolve, RETRY_BACKOFF_MS));
     try {
-      return await connectOnce(target);
+      return await connectOnce(target, onClosed);
     } catch (again) {
       throw wrap(again, target);
     }
@@ -92,8 +100,9 @@ export async function connectWithRetry(target: ControlTarget): Promise<Connected
 const wrap = (error: unknown, target: ControlTarget): PluginError =>
   error instanceof PluginError ? error : connectError(error, target, target.connectTimeoutSeconds);
 
-async function connectOnce(target: ControlTarget): Promise<Connected> {
-  const client = new SftpClient('docker-volume-sftp');
+async function connectOnce(target: ControlTarget, onClosed: () => void): Promise<Connected> {
+  // The library's default listeners print plain text to stdout, among our JSON lines.
+  const client = new SftpClient('docker-volume-sftp', { error: onClosed, end: onClosed, close: onClosed });
   // Filled by the verifier during the handshake.
   const seen: { key?: HostKey; verdict: 'trusted' | 'revoked' | 'unknown' } = { verdict: 'unknown' };
   const secrets = await readSecrets(target);
