@@ -1,0 +1,59 @@
+# docker-volume-sftp: image whose filesystem becomes the managed plugin's rootfs
+# (scripts/install: docker build, docker create, docker export | tar -x).
+#
+# Works with the classic builder (no BuildKit features). Build with
+#   docker build --network host -t docker-volume-sftp .
+# Where node:20-bookworm-slim cannot be pulled, build a stand-in with
+# scripts/base-image and pass --build-arg BASE_IMAGE=docker-volume-sftp-base:bookworm-node20.
+# NPM_EXTRA_CA (optional): PEM certificates npm must trust in addition to
+# Node's own (TLS-intercepting egress proxies); used only in the npm stages.
+ARG BASE_IMAGE=node:20-bookworm-slim
+
+# ---- build: all dependencies, compile TypeScript to dist/ -------------------
+FROM ${BASE_IMAGE} AS build
+ARG NPM_EXTRA_CA=""
+WORKDIR /src
+COPY package.json package-lock.json ./
+RUN set -eu; \
+    if [ -n "$NPM_EXTRA_CA" ]; then printf '%s\n' "$NPM_EXTRA_CA" >/tmp/npm-extra-ca.pem; export NODE_EXTRA_CA_CERTS=/tmp/npm-extra-ca.pem; fi; \
+    npm ci --no-audit --no-fund --no-update-notifier --loglevel=warn
+COPY tsconfig.json ./
+COPY src ./src
+RUN npm run build
+
+# ---- deps: production dependencies only -------------------------------------
+FROM ${BASE_IMAGE} AS deps
+ARG NPM_EXTRA_CA=""
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN set -eu; \
+    if [ -n "$NPM_EXTRA_CA" ]; then printf '%s\n' "$NPM_EXTRA_CA" >/tmp/npm-extra-ca.pem; export NODE_EXTRA_CA_CERTS=/tmp/npm-extra-ca.pem; fi; \
+    npm ci --omit=dev --ignore-scripts --no-audit --no-fund --no-update-notifier --loglevel=warn; \
+    npm cache clean --force; rm -f /tmp/npm-extra-ca.pem
+
+# ---- runtime: the plugin rootfs ---------------------------------------------
+FROM ${BASE_IMAGE}
+# sshfs + fuse3 (fusermount3) mount SFTP volumes; openssh-client is ssh itself;
+# util-linux (mount, umount) is part of Debian's base; tini is PID 1 so that
+# signals reach node and orphaned sshfs/ssh processes are reaped.
+RUN set -eu; \
+    apt-get update; \
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+        sshfs fuse3 openssh-client ca-certificates tini; \
+    rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/cache/apt/archives/*.deb; \
+    for c in sshfs fusermount3 ssh mount umount tini; do command -v "$c" >/dev/null; done
+WORKDIR /app
+COPY --from=deps /app/node_modules ./node_modules
+COPY package.json ./
+COPY --from=build /src/dist ./dist
+# /run/docker/plugins: the engine bind-mounts the socket directory here.
+# /mnt/volumes: propagatedMount (PLUGIN_MOUNT_ROOT).
+# /var/lib/docker-volume-sftp: host bind mount "data" (PLUGIN_DATA_DIR).
+RUN mkdir -p /run/docker/plugins /mnt/volumes /var/lib/docker-volume-sftp \
+    && test -f /app/dist/main.js
+# Only for `docker run`; a managed plugin gets its environment from config.json.
+ENV NODE_ENV=production \
+    PLUGIN_SOCKET=/run/docker/plugins/sftp.sock \
+    PLUGIN_DATA_DIR=/var/lib/docker-volume-sftp \
+    PLUGIN_MOUNT_ROOT=/mnt/volumes
+ENTRYPOINT ["/usr/bin/tini", "--", "node", "/app/dist/main.js"]
