@@ -4,7 +4,7 @@ import { PluginError } from '../../errors';
 import { unmount } from '../../system/mount-commands';
 import { isMountPoint } from '../../system/mountinfo';
 import { findProcesses, isAlive, terminate } from '../../system/processes';
-import { minimalEnv } from '../../system/run';
+import { minimalEnv, run } from '../../system/run';
 import { SSH_HOST_ALIAS } from './ssh-config';
 
 export interface SshfsLaunch {
@@ -20,6 +20,11 @@ export interface SshfsLaunch {
 }
 
 const POLL_MS = 25;
+
+async function answers(mountpoint: string, timeoutMs: number): Promise<boolean> {
+  const result = await run('stat', ['-c', '%F', '--', mountpoint], { timeoutMs: Math.max(timeoutMs, 1000) });
+  return result.code === 0 && result.stdout.trim() === 'directory';
+}
 
 /**
  * One sshfs process serving one mountpoint. sshfs runs in the foreground (-f) as our
@@ -59,7 +64,9 @@ export class SshfsProcess {
       if (sshfs.exitedAt !== null) {
         throw new PluginError('BACKEND_FAILED', `sshfs could not mount the volume: ${sshfs.lastError() ?? `it exited with status ${child.exitCode}`}`);
       }
-      if (await isMountPoint(launch.mountpoint)) return sshfs;
+      // Listed is not enough: sshfs can appear briefly and die. A stat goes through FUSE to
+      // the server, so its success proves the connection serves the mountpoint.
+      if ((await isMountPoint(launch.mountpoint)) && (await answers(launch.mountpoint, deadline - Date.now())) && sshfs.alive) return sshfs;
       if (Date.now() > deadline) {
         await sshfs.stop();
         throw new PluginError('REMOTE_UNREACHABLE', `sshfs did not mount the volume within ${Math.round(launch.timeoutMs / 1000)} s: ${sshfs.lastError() ?? 'no reason given'}`);

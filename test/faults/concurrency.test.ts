@@ -1,0 +1,60 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { cleanup, DaemonProcess, makeDirs, mountsUnder } from '../support/daemon-process';
+import { installCredentials, processesOf, sftpOptions } from '../support/sftp-fixtures';
+import { TestSshd } from '../support/sshd';
+
+describe('concurrency (real daemon, real sshd)', function () {
+  this.timeout(10 * 60_000);
+  let sshd: TestSshd;
+  let daemon: DaemonProcess;
+  before(async () => {
+    sshd = await TestSshd.start();
+    const dirs = makeDirs('dvs-conc');
+    await installCredentials(sshd, dirs);
+    daemon = await DaemonProcess.start(dirs, { LOG_LEVEL: 'warn' });
+  });
+  after(async () => {
+    await daemon.stop();
+    cleanup(daemon.dirs.base);
+    await sshd.dispose();
+  });
+
+  it('ends with exact counts and nothing leaked after 200 parallel Mount/Unmount calls across 20 volumes', async () => {
+    const names = Array.from({ length: 20 }, (_, i) => (i < 4 ? `sftp${i}` : `local${i}`));
+    await Promise.all(names.map((name) => daemon.client.create(name, name.startsWith('sftp') ? sftpOptions(sshd, name) : {})));
+    const calls = Array.from({ length: 200 }, (_, i) => ({ name: names[i % 20]!, id: `container-${i}` }));
+    await Promise.all(calls.map(({ name, id }) => daemon.client.mount(name, id)));
+    for (const name of names) assert.equal(((await daemon.client.get(name)).Status as { mounts: number }).mounts, 10, name);
+    assert.equal(mountsUnder(daemon.dirs.mountRoot).length, 20);
+    for (const name of names.filter((n) => n.startsWith('sftp'))) {
+      fs.writeFileSync(path.join(daemon.dirs.mountRoot, name, 'f'), name);
+      assert.equal(fs.readFileSync(sshd.serverPath(name, 'f'), 'utf8'), name);
+    }
+    await Promise.all(calls.map(({ name, id }) => daemon.client.unmount(name, id)));
+    for (const name of names) assert.equal(((await daemon.client.get(name)).Status as { mounts: number }).mounts, 0, name);
+    assert.deepEqual(mountsUnder(daemon.dirs.mountRoot), []);
+    assert.equal(processesOf('sshfs').filter((pid) => fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(daemon.dirs.mountRoot)).length, 0);
+    const state = JSON.parse(fs.readFileSync(path.join(daemon.dirs.dataDir, 'state.json'), 'utf8')) as { volumes: { mounts: object }[] };
+    assert.ok(state.volumes.every((v) => Object.keys(v.mounts).length === 0));
+    await Promise.all(names.map((name) => daemon.client.remove(name)));
+    assert.deepEqual(fs.readdirSync(daemon.dirs.mountRoot), []);
+  });
+
+  it('settles Creates and Removes racing on one name to a consistent end', async () => {
+    for (const kind of ['local', 'sftp']) {
+      const options = kind === 'sftp' ? sftpOptions(sshd, 'racer') : {};
+      const replies = await Promise.all(
+        Array.from({ length: 60 }, (_, i) =>
+          i % 3 === 2 ? daemon.client.call('/VolumeDriver.Remove', { Name: 'racer' }) : daemon.client.call('/VolumeDriver.Create', { Name: 'racer', Opts: options }),
+        ),
+      );
+      for (const reply of replies) assert.ok(reply.body.Err === '' || /no such volume/.test(String(reply.body.Err)), String(reply.body.Err));
+      const listed = (await daemon.client.list()).some((v) => v.Name === 'racer');
+      if (kind === 'local') assert.equal(fs.existsSync(path.join(daemon.dirs.dataDir, 'volumes', 'racer')), listed);
+      else assert.equal(fs.existsSync(path.join(daemon.dirs.dataDir, 'sftp', 'racer')), listed);
+      if (listed) await daemon.client.remove('racer');
+    }
+  });
+});

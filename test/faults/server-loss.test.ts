@@ -1,0 +1,97 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { cleanup, DaemonProcess, delay, makeDirs, mountsUnder } from '../support/daemon-process';
+import { eventually, installCredentials, processesOf, sftpOptions } from '../support/sftp-fixtures';
+import { TestSshd } from '../support/sshd';
+import { Writer } from './writer';
+
+/** Get, List and Path must answer at once whatever the server does. */
+async function readsAreInstant(daemon: DaemonProcess, name: string): Promise<number> {
+  const started = process.hrtime.bigint();
+  await daemon.client.get(name);
+  await daemon.client.list();
+  await daemon.client.ok('/VolumeDriver.Path', { Name: name });
+  const ms = Number(process.hrtime.bigint() - started) / 1e6;
+  assert.ok(ms < 250, `Get+List+Path took ${ms} ms while the server was down`);
+  return ms;
+}
+
+describe('SFTP server loss while a container writes', function () {
+  this.timeout(15 * 60_000);
+  let sshd: TestSshd;
+  let daemon: DaemonProcess;
+  beforeEach(async () => {
+    sshd = await TestSshd.start();
+    const dirs = makeDirs('dvs-loss');
+    await installCredentials(sshd, dirs);
+    daemon = await DaemonProcess.start(dirs, { LOG_LEVEL: 'warn' });
+  });
+  afterEach(async () => {
+    await daemon.stop();
+    cleanup(daemon.dirs.base);
+    await sshd.dispose();
+  });
+
+  for (const outageSeconds of [5, 60]) {
+    it(`loses nothing confirmed by fsync over a ${outageSeconds} s outage, and the same mount carries on`, async () => {
+      await daemon.client.create('loss', sftpOptions(sshd, 'loss'));
+      const mountpoint = await daemon.client.mount('loss', 'container');
+      const writer = new Writer(path.join(mountpoint, 'journal.txt'));
+      try {
+        await eventually('writes before the outage', () => assert.ok(writer.confirmed().length >= 5), 10_000);
+        await sshd.kill();
+        const downAt = Date.now();
+        let slowest = 0;
+        while (Date.now() - downAt < outageSeconds * 1000) {
+          slowest = Math.max(slowest, await readsAreInstant(daemon, 'loss'));
+          await delay(500);
+        }
+        await sshd.restart();
+        const before = writer.confirmed().length;
+        await eventually('writes after the outage', () => assert.ok(writer.confirmed().length >= before + 5), 60_000, 100);
+        await writer.stop();
+        const onServer = fs.readFileSync(sshd.serverPath('loss', 'journal.txt'), 'utf8').split('\n').filter(Boolean);
+        for (const record of writer.confirmed()) assert.ok(onServer.includes(`record ${record}`), `record ${record} was confirmed by fsync but is not on the server`);
+        console.log(
+          `      ${outageSeconds} s outage: ${writer.confirmed().length} records confirmed and kept, ${writer.errors().length} write errors during the outage (${[...new Set(writer.errors().map((e) => e.split(' ')[2]))].join(', ') || 'none'}); slowest Get+List+Path ${slowest.toFixed(1)} ms`,
+        );
+      } finally {
+        await writer.stop();
+      }
+      await daemon.client.unmount('loss', 'container');
+      assert.deepEqual(mountsUnder(mountpoint), []);
+    });
+  }
+
+  it('fails writes, answers reads at once and unmounts cleanly when the server is gone for good', async () => {
+    await daemon.client.create('lost', sftpOptions(sshd, 'lost'));
+    const mountpoint = await daemon.client.mount('lost', 'container');
+    const writer = new Writer(path.join(mountpoint, 'journal.txt'));
+    await eventually('writes', () => assert.ok(writer.confirmed().length >= 3), 10_000);
+    await sshd.kill();
+    await eventually('the writer sees errors', () => assert.ok(writer.errors().length >= 1), 60_000, 200);
+    await readsAreInstant(daemon, 'lost');
+    const started = Date.now();
+    await writer.stop();
+    await daemon.client.unmount('lost', 'container');
+    assert.ok(Date.now() - started < 60_000, 'Unmount hung on a dead server');
+    assert.deepEqual(mountsUnder(mountpoint), []);
+    assert.equal(processesOf('sshfs').filter((pid) => fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(mountpoint)).length, 0);
+    console.log(`      gone for good: writes failed with ${[...new Set(writer.errors().map((e) => e.split(' ')[2]))].join(', ')}; Unmount took ${Date.now() - started} ms`);
+  });
+
+  it('fails Create and Mount against a dead server within their timeouts, well inside Docker\'s', async () => {
+    await daemon.client.create('later', sftpOptions(sshd, 'later', { connect_timeout: '3' }));
+    await sshd.kill();
+    let started = Date.now();
+    assert.match(await daemon.client.err('/VolumeDriver.Create', { Name: 'dead', Opts: sftpOptions(sshd, 'dead') }), /connection refused/);
+    const createMs = Date.now() - started;
+    started = Date.now();
+    assert.match(await daemon.client.err('/VolumeDriver.Mount', { Name: 'later', ID: 'x' }), /sshfs could not mount|Connection refused|did not mount/i);
+    const mountMs = Date.now() - started;
+    assert.ok(createMs < 30_000 && mountMs < 30_000, `Create ${createMs} ms, Mount ${mountMs} ms`);
+    assert.equal(((await daemon.client.get('later')).Status as { mounts: number }).mounts, 0);
+    console.log(`      dead server: Create failed in ${createMs} ms, Mount in ${mountMs} ms`);
+  });
+});
