@@ -9,8 +9,8 @@ import type { Logger } from './log';
 import { createApp } from './protocol/app';
 import { closeServer, listenOnSocket } from './protocol/socket-server';
 import { VolumeService } from './service/volume-service';
-import { STATE_FILE_NAME, loadStateFile } from './state/state-file';
-import { StateStore } from './state/state-store';
+import { STATE_FILE_NAME, readStateFile } from './state/state-file';
+import { StateJournal } from './state/state-journal';
 
 export interface RunningDaemon {
   service: VolumeService;
@@ -23,13 +23,16 @@ export interface RunningDaemon {
 export async function startDaemon(config: Config, log: Logger): Promise<RunningDaemon> {
   await fs.mkdirp(config.dataDir, { mode: 0o700 });
   await fs.mkdirp(config.mountRoot);
-  const volumes = await loadStateFile(path.join(config.dataDir, STATE_FILE_NAME));
-  const store = new StateStore(path.join(config.dataDir, STATE_FILE_NAME), () => volumes.values());
+  const stateFile = path.join(config.dataDir, STATE_FILE_NAME);
+  const loaded = await readStateFile(stateFile);
+  const volumes = loaded.volumes;
+  if (loaded.tornTailBytes > 0) log.warn('dropping an unfinished last change from the state file', { bytes: loaded.tornTailBytes });
+  const journal = await StateJournal.open(stateFile, () => volumes.values(), loaded);
   await fs.mkdirp(path.join(config.dataDir, 'keys'), { mode: 0o700 });
   const backends = new BackendRegistry([new LocalBackend(config.dataDir, log), new SftpBackend(config.dataDir, config.sftpDefaults, log)]);
   const service = new VolumeService({
     volumes,
-    store,
+    journal,
     backends,
     mountRoot: config.mountRoot,
     hasDefaultStore: config.sftpDefaults.host !== undefined,
@@ -47,6 +50,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
       await closeServer(server);
       await recovery;
       await service.drain();
+      await journal.close();
       await Promise.all(backends.all().map((backend) => backend.close?.()));
       await fs.rm(config.socketPath, { force: true });
     },

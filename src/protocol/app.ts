@@ -6,6 +6,7 @@ import { errorReply } from './error-reply';
 import { createRequest, mountRequest, nameRequest, parseBody } from './requests';
 import type { ActivateReply, CapabilitiesReply, GetReply, ListReply, MountpointReply, ErrReply } from './wire';
 import { PLUGIN_CONTENT_TYPE } from './wire';
+import { CachedReply, SerializedReply } from './cached-reply';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -19,6 +20,13 @@ export interface AppOptions {
 
 /** The VolumeDriver protocol over HTTP: routes, body parsing, error encoding, one log line per call. */
 export function createApp({ service, log, scope = () => 'local' }: AppOptions): express.Express {
+  const listReply = new CachedReply(
+    () => service.generation,
+    (): ListReply => ({
+      Volumes: service.list().map((volume) => (volume.mountpoint === undefined ? { Name: volume.name } : { Name: volume.name, Mountpoint: volume.mountpoint })),
+      Err: '',
+    }),
+  );
   const routes: Record<string, Handler> = {
     '/Plugin.Activate': (): ActivateReply => ({ Implements: ['VolumeDriver'] }),
     '/VolumeDriver.Capabilities': (): CapabilitiesReply => ({ Capabilities: { Scope: scope() } }),
@@ -48,10 +56,7 @@ export function createApp({ service, log, scope = () => 'local' }: AppOptions): 
         Err: '',
       };
     },
-    '/VolumeDriver.List': (): ListReply => ({
-      Volumes: service.list().map((volume) => ({ Name: volume.name, Mountpoint: volume.mountpoint })),
-      Err: '',
-    }),
+    '/VolumeDriver.List': () => listReply.get(),
   };
 
   const app = express();
@@ -92,7 +97,7 @@ export function createApp({ service, log, scope = () => 'local' }: AppOptions): 
 }
 
 function send(res: Response, status: number, body: unknown): void {
-  res.status(status).type(PLUGIN_CONTENT_TYPE).send(JSON.stringify(body));
+  res.status(status).type(PLUGIN_CONTENT_TYPE).send(body instanceof SerializedReply ? body.json : JSON.stringify(body));
 }
 
 function callLogger(log: Logger) {

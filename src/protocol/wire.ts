@@ -39,8 +39,9 @@ export interface GetReply extends ErrReply {
   Volume: WireVolume;
 }
 
+/** List leaves out Mountpoint for volumes not mounted; the engine asks Path when it needs one. */
 export interface ListReply extends ErrReply {
-  Volumes: WireVolume[];
+  Volumes: { Name: string; Mountpoint?: string }[];
 }
 
 export interface CapabilitiesReply {

@@ -4,7 +4,7 @@ import type { BackendRegistry } from '../backends/registry';
 import { describe, PluginError } from '../errors';
 import type { Logger } from '../log';
 import { checkOptions, type VolumeOptions } from '../options/schema';
-import type { StateStore } from '../state/state-store';
+import type { StateJournal } from '../state/state-journal';
 import { emptyMounts, mountCount, type VolumeRecord } from '../state/volume-record';
 import { pathUnder } from '../system/paths';
 import { KeyedMutex } from './keyed-mutex';
@@ -12,17 +12,20 @@ import { checkVolumeName } from './volume-name';
 
 export interface VolumeSummary {
   name: string;
-  mountpoint: string;
+  /** Only for mounted volumes: the engine asks Path for the others when it needs one. */
+  mountpoint?: string;
 }
 
-export interface VolumeDetails extends VolumeSummary {
+export interface VolumeDetails {
+  name: string;
+  mountpoint: string;
   createdAt: string;
   status: StatusMap & { backend: string; mounts: number };
 }
 
 export interface VolumeServiceDeps {
   volumes: Map<string, VolumeRecord>;
-  store: StateStore;
+  journal: StateJournal;
   backends: BackendRegistry;
   mountRoot: string;
   hasDefaultStore: boolean;
@@ -36,6 +39,7 @@ export interface VolumeServiceDeps {
  */
 export class VolumeService {
   private readonly lock = new KeyedMutex();
+  private changes = 0;
   private readonly volumes: Map<string, VolumeRecord>;
 
   constructor(private readonly deps: VolumeServiceDeps) {
@@ -60,11 +64,14 @@ export class VolumeService {
       const spec = this.spec(name, options);
       backend.checkSpec(spec);
       const undo = await backend.create(spec);
-      this.volumes.set(name, { name, backend: kind, options: { ...options }, createdAt: new Date().toISOString(), mounts: emptyMounts() });
+      const record: VolumeRecord = { name, backend: kind, options: { ...options }, createdAt: new Date().toISOString(), mounts: emptyMounts() };
+      this.volumes.set(name, record);
+      this.changes += 1;
       try {
-        await this.deps.store.save();
+        await this.deps.journal.put(record);
       } catch (error) {
         this.volumes.delete(name);
+        this.changes += 1;
         await undo().catch((undoError) => this.deps.log.error('could not undo a failed create', { volume: name, error: describe(undoError) }));
         throw error;
       }
@@ -86,10 +93,12 @@ export class VolumeService {
       }
       await this.backend(record.backend).remove(this.spec(name, record.options));
       this.volumes.delete(name);
+      this.changes += 1;
       try {
-        await this.deps.store.save();
+        await this.deps.journal.remove(name);
       } catch (error) {
         this.volumes.set(name, record);
+        this.changes += 1;
         throw error;
       }
     });
@@ -104,10 +113,12 @@ export class VolumeService {
       // Always asked, not only on the first ID: the backend heals a mount that died.
       await backend.mount(spec);
       record.mounts[id] = (record.mounts[id] ?? 0) + 1;
+      this.changes += 1;
       try {
-        await this.deps.store.save();
+        await this.deps.journal.put(record);
       } catch (error) {
         release(record, id);
+        this.changes += 1;
         if (mountCount(record) === 0) await backend.unmount(spec).catch(() => undefined);
         throw error;
       }
@@ -123,10 +134,12 @@ export class VolumeService {
         throw new PluginError('NOT_MOUNTED', `volume ${name} has no mount with ID ${id}; nothing was unmounted`);
       }
       release(record, id);
+      this.changes += 1;
       try {
-        await this.deps.store.save();
+        await this.deps.journal.put(record);
       } catch (error) {
         record.mounts[id] = (record.mounts[id] ?? 0) + 1;
+        this.changes += 1;
         throw error;
       }
       if (mountCount(record) === 0) await this.backend(record.backend).unmount(this.spec(name, record.options));
@@ -156,7 +169,14 @@ export class VolumeService {
   }
 
   list(): VolumeSummary[] {
-    return [...this.volumes.values()].map((record) => ({ name: record.name, mountpoint: this.mountpoint(record.name) }));
+    return [...this.volumes.values()].map((record) =>
+      mountCount(record) > 0 ? { name: record.name, mountpoint: this.mountpoint(record.name) } : { name: record.name },
+    );
+  }
+
+  /** Changes whenever what List answers may change, so replies can be cached by it. */
+  get generation(): number {
+    return this.changes;
   }
 
   /**
@@ -181,7 +201,7 @@ export class VolumeService {
   /** Waits until every call accepted so far has finished and its state is on disk. */
   async drain(): Promise<void> {
     await this.lock.idle();
-    await this.deps.store.flush();
+    await this.deps.journal.flush();
   }
 
   private record(name: string): VolumeRecord {

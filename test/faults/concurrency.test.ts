@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
+import { loadStateFile } from '../../src/state/state-file';
 import { cleanup, DaemonProcess, makeDirs, mountsUnder } from '../support/daemon-process';
 import { installCredentials, processesOf, sftpOptions } from '../support/sftp-fixtures';
 import { TestSshd } from '../support/sshd';
@@ -36,8 +37,8 @@ describe('concurrency (real daemon, real sshd)', function () {
     for (const name of names) assert.equal(((await daemon.client.get(name)).Status as { mounts: number }).mounts, 0, name);
     assert.deepEqual(mountsUnder(daemon.dirs.mountRoot), []);
     assert.equal(processesOf('sshfs').filter((pid) => fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(daemon.dirs.mountRoot)).length, 0);
-    const state = JSON.parse(fs.readFileSync(path.join(daemon.dirs.dataDir, 'state.json'), 'utf8')) as { volumes: { mounts: object }[] };
-    assert.ok(state.volumes.every((v) => Object.keys(v.mounts).length === 0));
+    const state = await loadStateFile(path.join(daemon.dirs.dataDir, 'state.jsonl'));
+    assert.ok([...state.values()].every((v) => Object.keys(v.mounts).length === 0));
     await Promise.all(names.map((name) => daemon.client.remove(name)));
     assert.deepEqual(fs.readdirSync(daemon.dirs.mountRoot), []);
   });

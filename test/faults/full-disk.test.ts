@@ -20,7 +20,7 @@ describe('PLUGIN_DATA_DIR on a file system that fills up', function () {
   });
 
   it('fails Create cleanly, keeps the previous state intact and loadable, and recovers when space returns', async () => {
-    const stateFile = path.join(daemon.dirs.dataDir, 'state.json');
+    const stateFile = path.join(daemon.dirs.dataDir, 'state.jsonl');
     for (let i = 0; i < 20; i += 1) await daemon.client.create(`before${i}`, { mode: '0750' });
     await daemon.client.mount('before0', 'held');
     const before = fs.readFileSync(stateFile, 'utf8');

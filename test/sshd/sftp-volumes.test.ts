@@ -186,7 +186,7 @@ describe('SFTP volumes against a real sshd and real sshfs mounts', function () {
       const secret = sshd.password;
       const get = JSON.stringify(await daemon.client.get('pw'));
       const list = JSON.stringify(await daemon.client.list());
-      const state = fs.readFileSync(path.join(daemon.dirs.dataDir, 'state.json'), 'utf8');
+      const state = fs.readFileSync(path.join(daemon.dirs.dataDir, 'state.jsonl'), 'utf8');
       const files = fs.readdirSync(path.join(daemon.dirs.dataDir, 'sftp', 'pw')).map((f) => fs.readFileSync(path.join(daemon.dirs.dataDir, 'sftp', 'pw', f), 'utf8'));
       for (const [where, text] of [['Get', get], ['List', list], ['state', state], ['logs', daemon.output], ...files.map((t, i) => [`plugin file ${i}`, t])] as [string, string][]) {
         assert.ok(!text.includes(secret), `password found in ${where}`);

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { loadStateFile } from '../../src/state/state-file';
 import { cleanup, DaemonProcess, makeDirs, mountsUnder } from '../support/daemon-process';
 
 describe('volume service with the local backend (real daemon, real bind mounts)', function () {
@@ -89,8 +90,8 @@ describe('volume service with the local backend (real daemon, real bind mounts)'
       await Promise.all(ids.map((id) => daemon.client.unmount('busy', id)));
       assert.equal(((await daemon.client.get('busy')).Status as { mounts: number }).mounts, 0);
       assert.deepEqual(mountsUnder(daemon.dirs.mountRoot), []);
-      const state = JSON.parse(fs.readFileSync(path.join(daemon.dirs.dataDir, 'state.json'), 'utf8')) as { volumes: { mounts: object }[] };
-      assert.deepEqual(state.volumes[0]?.mounts, {});
+      const state = await loadStateFile(path.join(daemon.dirs.dataDir, 'state.jsonl'));
+      assert.deepEqual({ ...state.get('busy')?.mounts }, {});
     });
 
     it('serves other volumes while one is busy', async () => {

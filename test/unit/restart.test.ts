@@ -15,7 +15,7 @@ describe('restarts, crashes and process life (real daemon process)', function ()
     await daemon.stop();
     cleanup(daemon.dirs.base);
   });
-  const stateFile = () => path.join(daemon.dirs.dataDir, 'state.json');
+  const stateFile = () => path.join(daemon.dirs.dataDir, 'state.jsonl');
 
   it('keeps volumes, options, CreatedAt and mount IDs across a restart', async () => {
     await daemon.start();
@@ -103,23 +103,24 @@ describe('restarts, crashes and process life (real daemon process)', function ()
 
   it('refuses to start on a corrupt state file, says why, and never overwrites it', async () => {
     fs.mkdirSync(daemon.dirs.dataDir, { recursive: true });
-    fs.writeFileSync(stateFile(), '{"version":1,"volumes":[{"name":');
+    const corrupt = '{"format":"docker-volume-sftp-state","version":1}\n{"put":{"name":\n{"delete":"aa"}\n';
+    fs.writeFileSync(stateFile(), corrupt);
     daemon.spawn();
     const exit = await daemon.exit;
     assert.equal(exit.code, 1);
-    assert.match(daemon.output, /state file .*state.json is not valid JSON/);
+    assert.match(daemon.output, /state file .*state.jsonl is not valid: line 2 is not JSON/);
     assert.match(daemon.output, /It has not been changed/);
-    assert.equal(fs.readFileSync(stateFile(), 'utf8'), '{"version":1,"volumes":[{"name":');
+    assert.equal(fs.readFileSync(stateFile(), 'utf8'), corrupt);
     assert.equal(fs.existsSync(daemon.dirs.socket), false, 'listened despite bad state');
   });
 
   it('refuses to start on a state file of an unknown version', async () => {
     fs.mkdirSync(daemon.dirs.dataDir, { recursive: true });
-    fs.writeFileSync(stateFile(), '{"version":99,"volumes":[]}');
+    fs.writeFileSync(stateFile(), '{"format":"docker-volume-sftp-state","version":99}\n');
     daemon.spawn();
     assert.equal((await daemon.exit).code, 1);
     assert.match(daemon.output, /has version 99, but this plugin reads only version 1/);
-    assert.equal(fs.readFileSync(stateFile(), 'utf8'), '{"version":99,"volumes":[]}');
+    assert.equal(fs.readFileSync(stateFile(), 'utf8'), '{"format":"docker-volume-sftp-state","version":99}\n');
   });
 
   it('removes a stale socket at start, but not one a live process answers on', async () => {

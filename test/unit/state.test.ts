@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { loadStateFile, serializeState } from '../../src/state/state-file';
-import { StateStore } from '../../src/state/state-store';
+import { headerLine, loadStateFile, putLine, readStateFile, snapshotText } from '../../src/state/state-file';
+import { StateJournal } from '../../src/state/state-journal';
 import { emptyMounts, type VolumeRecord } from '../../src/state/volume-record';
 import { writeFileAtomic } from '../../src/state/atomic-write';
 
@@ -20,7 +20,7 @@ describe('state file', () => {
   let file: string;
   beforeEach(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dvs-state-'));
-    file = path.join(dir, 'state.json');
+    file = path.join(dir, 'state.jsonl');
   });
   afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
@@ -28,20 +28,27 @@ describe('state file', () => {
     assert.equal((await loadStateFile(file)).size, 0);
   });
 
-  it('round-trips records, mount IDs included', async () => {
-    fs.writeFileSync(file, serializeState([record('aa', { id1: 2 }), record('bb')]));
+  it('replays puts and deletes in order, mount IDs included', async () => {
+    fs.writeFileSync(file, snapshotText([record('aa', { id1: 2 }), record('bb')]) + putLine(record('cc')) + '{"delete":"bb"}\n' + putLine(record('aa', { id2: 1 })));
     const loaded = await loadStateFile(file);
-    assert.deepEqual([...loaded.keys()], ['aa', 'bb']);
-    assert.equal(loaded.get('aa')?.mounts.id1, 2);
+    assert.deepEqual([...loaded.keys()], ['aa', 'cc']);
+    assert.deepEqual({ ...loaded.get('aa')?.mounts }, { id2: 1 });
+  });
+
+  it('drops a torn last line (a change cut off before its fsync) and keeps the rest', async () => {
+    fs.writeFileSync(file, snapshotText([record('aa')]) + putLine(record('bb')).slice(0, 30));
+    const loaded = await readStateFile(file);
+    assert.deepEqual([...loaded.volumes.keys()], ['aa']);
+    assert.equal(loaded.tornTailBytes, 30);
   });
 
   const refusals: [string, string, RegExp][] = [
-    ['truncated JSON', '{"version":1,"volumes":[', /is not valid JSON/],
-    ['an unknown version', '{"version":2,"volumes":[]}', /has version 2, but this plugin reads only version 1/],
-    ['no version', '{"volumes":[]}', /has version undefined/],
-    ['a bad record', '{"version":1,"volumes":[{"name":"x y","backend":"local","options":{},"createdAt":"2026-01-01T00:00:00Z","mounts":{}}]}', /invalid name/],
-    ['a negative mount count', '{"version":1,"volumes":[{"name":"xy","backend":"local","options":{},"createdAt":"2026-01-01T00:00:00Z","mounts":{"a":-1}}]}', /mount count/],
-    ['a duplicate', `{"version":1,"volumes":[${JSON.stringify(record('xy'))},${JSON.stringify(record('xy'))}]}`, /twice/],
+    ['a broken line in the middle', `${headerLine()}{"put":\n${putLine(record('aa'))}`, /line 2 is not JSON/],
+    ['an unknown version', '{"format":"docker-volume-sftp-state","version":2}\n', /has version 2, but this plugin reads only version 1/],
+    ['a file of another program', '{"volumes":[]}\n', /is not a docker-volume-sftp state file/],
+    ['a bad record', `${headerLine()}{"put":{"name":"x y","backend":"local","options":{},"createdAt":"2026-01-01T00:00:00Z","mounts":{}}}\n`, /invalid name/],
+    ['a negative mount count', `${headerLine()}{"put":{"name":"xy","backend":"local","options":{},"createdAt":"2026-01-01T00:00:00Z","mounts":{"a":-1}}}\n`, /mount count/],
+    ['an unknown change', `${headerLine()}{"rename":"xy"}\n`, /neither a put nor a delete/],
   ];
   for (const [what, text, message] of refusals) {
     it(`refuses ${what}, saying what to do, and leaves the file alone`, async () => {
@@ -59,42 +66,57 @@ describe('state file', () => {
     await writeFileAtomic(file, 'one');
     await writeFileAtomic(file, 'two');
     assert.equal(fs.readFileSync(file, 'utf8'), 'two');
-    assert.deepEqual(fs.readdirSync(dir), ['state.json']);
+    assert.deepEqual(fs.readdirSync(dir), ['state.jsonl']);
     assert.equal(fs.statSync(file).mode & 0o777, 0o600);
   });
 
-  it('keeps the old content when a write fails', async () => {
+  it('keeps the old content when an atomic write fails', async () => {
     await writeFileAtomic(file, 'old');
-    fs.mkdirSync(path.join(dir, '.state.json.' + process.pid + '.tmp'));
+    fs.mkdirSync(path.join(dir, `.state.jsonl.${process.pid}.tmp`));
     await assert.rejects(writeFileAtomic(file, 'new'));
     assert.equal(fs.readFileSync(file, 'utf8'), 'old');
   });
 
-  it('resolves each save only once its change is on disk, batching bursts', async () => {
+  it('resolves each change only once it is on disk, batching bursts into few writes', async () => {
     const volumes = new Map<string, VolumeRecord>();
-    let snapshots = 0;
-    const store = new StateStore(file, () => {
-      snapshots += 1;
-      return volumes.values();
-    });
+    const journal = await StateJournal.open(file, () => volumes.values());
     await Promise.all(
-      Array.from({ length: 200 }, async (_, i) => {
-        volumes.set(`v${i}`, record(`v${i}`));
-        await store.save();
-        const onDisk = await loadStateFile(file);
-        assert.ok(onDisk.has(`v${i}`), `v${i} acknowledged but not on disk`);
+      Array.from({ length: 300 }, async (_, i) => {
+        const r = record(`v${i}`);
+        volumes.set(r.name, r);
+        await journal.put(r);
+        assert.ok((await loadStateFile(file)).has(`v${i}`), `v${i} acknowledged but not on disk`);
       }),
     );
+    const lines = fs.readFileSync(file, 'utf8').split('\n').length;
+    assert.ok(lines < 310, `${lines} lines for 300 changes`);
+    await Promise.all([...volumes.keys()].slice(0, 100).map((name) => (volumes.delete(name), journal.remove(name))));
+    await journal.close();
     assert.equal((await loadStateFile(file)).size, 200);
-    assert.ok(snapshots <= 10, `200 concurrent saves took ${snapshots} writes`);
   });
 
-  it('reports a failed save as STATE_WRITE and recovers on the next one', async () => {
+  it('compacts: the file stays near the size of a snapshot however many changes are made', async () => {
     const volumes = new Map<string, VolumeRecord>([['aa', record('aa')]]);
-    const store = new StateStore(path.join(dir, 'missing-dir', 'state.json'), () => volumes.values());
-    await assert.rejects(store.save(), (error: Error & { code?: string }) => error.code === 'STATE_WRITE');
+    const journal = await StateJournal.open(file, () => volumes.values());
+    for (let i = 0; i < 3000; i += 1) {
+      const r = record('aa', { [`id${i % 7}`]: 1 + (i % 3) });
+      volumes.set('aa', r);
+      await journal.put(r);
+    }
+    await journal.close();
+    assert.ok(fs.statSync(file).size < 600 * 1024, `state file grew to ${fs.statSync(file).size} bytes`);
+    assert.deepEqual({ ...(await loadStateFile(file)).get('aa')?.mounts }, { ...volumes.get('aa')?.mounts });
+  });
+
+  it('reports a failed write as STATE_WRITE, keeps the file whole, and recovers from memory', async () => {
+    const volumes = new Map<string, VolumeRecord>([['aa', record('aa')]]);
+    const missing = path.join(dir, 'missing-dir', 'state.jsonl');
+    const journal = await StateJournal.open(missing, () => volumes.values());
+    await assert.rejects(journal.put(record('aa')), (error: Error & { code?: string }) => error.code === 'STATE_WRITE');
     fs.mkdirSync(path.join(dir, 'missing-dir'));
-    await store.save();
-    assert.ok((await loadStateFile(path.join(dir, 'missing-dir', 'state.json'))).has('aa'));
+    volumes.set('bb', record('bb'));
+    await journal.put(record('bb'));
+    assert.deepEqual([...(await loadStateFile(missing)).keys()], ['aa', 'bb']);
+    await journal.close();
   });
 });
