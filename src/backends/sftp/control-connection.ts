@@ -1,5 +1,5 @@
 import type { SFTPWrapper } from 'ssh2';
-import SftpClient from 'ssh2-sftp-client';
+import type SftpClient from 'ssh2-sftp-client';
 import fs from 'node:fs/promises';
 import { PluginError } from '../../errors';
 import { KeyedMutex } from '../../service/keyed-mutex';
@@ -29,6 +29,10 @@ export interface Connected {
 }
 
 const RETRY_BACKOFF_MS = 1000;
+
+// Loaded on the first SFTP connection: ssh2 costs about 14 MB that local-only hosts never need.
+let clientClass: typeof SftpClient | undefined;
+const sftpClientClass = (): typeof SftpClient => (clientClass ??= require('ssh2-sftp-client') as typeof SftpClient);
 const IDLE_CLOSE_MS = 30_000;
 
 /**
@@ -102,7 +106,7 @@ const wrap = (error: unknown, target: ControlTarget): PluginError =>
 
 async function connectOnce(target: ControlTarget, onClosed: () => void): Promise<Connected> {
   // The library's default listeners print plain text to stdout, among our JSON lines.
-  const client = new SftpClient('docker-volume-sftp', { error: onClosed, end: onClosed, close: onClosed });
+  const client = new (sftpClientClass())('docker-volume-sftp', { error: onClosed, end: onClosed, close: onClosed });
   // Filled by the verifier during the handshake.
   const seen: { key?: HostKey; verdict: 'trusted' | 'revoked' | 'unknown' } = { verdict: 'unknown' };
   const secrets = await readSecrets(target);
