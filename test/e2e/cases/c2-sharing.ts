@@ -1,0 +1,111 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { EngineClient } from '../../support/engine-client';
+import type { TestSshd } from '../../support/sshd';
+import { PLUGIN, type Engine } from '../support/engine';
+import { eventually, mountCount, serverFile, sftpOptions, SLEEPER, waitRunning } from '../support/helpers';
+import { timedDescribe } from '../support/timings';
+import { World } from '../support/world';
+
+export function sharingAndInUse(world: World): void {
+  timedDescribe(world.timings, 'case 2: one volume in two containers, docker cp, anonymous volumes, in-use volumes', function () {
+    let a: Engine;
+    let sshd: TestSshd;
+    const VOL = 'c2-shared';
+    const SLEEPER_NAME = 'c2-sleeper';
+
+    before(async function () {
+      this.timeout(1_200_000);
+      [a, sshd] = await Promise.all([world.engineA(), world.sshd()]);
+      await a.createVolume(VOL, sftpOptions(sshd, VOL));
+    });
+
+    after(async function () {
+      this.timeout(120_000);
+      if (a === undefined) return;
+      await a.removeContainer(SLEEPER_NAME, 'c2-anon');
+      await a.docker(['volume', 'rm', VOL]);
+    });
+
+    it('two containers mount one SFTP volume at once: a sleeper sees what a writer wrote', async function () {
+      this.timeout(120_000);
+      await a.startContainer(SLEEPER_NAME, ['-v', `${VOL}:/data`], SLEEPER);
+      await waitRunning(a, SLEEPER_NAME);
+      assert.equal(await mountCount(a, VOL), 1);
+      await a.runContainer(['-v', `${VOL}:/data`], 'echo from-writer > /data/w && cat /data/w');
+      const seen = await eventually('the sleeper reads the writer file', async () => {
+        const out = await a.exec(SLEEPER_NAME, 'cat /data/w');
+        assert.equal(out, 'from-writer\n');
+        return out;
+      }, 5000, 100);
+      assert.equal(seen, 'from-writer\n');
+      assert.equal(await mountCount(a, VOL), 1, 'the writer released its mount, the sleeper keeps its own');
+      await serverFile(sshd, [VOL, 'w'], 'from-writer\n');
+    });
+
+    it('docker cp into the volume of a running container, and out of it', async function () {
+      this.timeout(120_000);
+      const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'dvs-e2e-cp-'));
+      try {
+        const src = path.join(tmp, 'copied.txt');
+        fs.writeFileSync(src, 'copied-in\n');
+        const before = await mountCount(a, VOL);
+        await a.dockerOk(['cp', src, `${SLEEPER_NAME}:/data/copied.txt`]);
+        assert.equal(await a.exec(SLEEPER_NAME, 'cat /data/copied.txt'), 'copied-in\n');
+        await serverFile(sshd, [VOL, 'copied.txt'], 'copied-in\n');
+        const out = path.join(tmp, 'out.txt');
+        await a.dockerOk(['cp', `${SLEEPER_NAME}:/data/w`, out]);
+        assert.equal(fs.readFileSync(out, 'utf8'), 'from-writer\n');
+        assert.equal(await mountCount(a, VOL), before, 'docker cp leaked or lost a mount');
+      } finally {
+        fs.rmSync(tmp, { recursive: true, force: true });
+      }
+    });
+
+    it('a volume in use cannot be removed: docker volume rm fails, the plugin itself refuses too, data stays', async function () {
+      this.timeout(120_000);
+      assert.ok(await a.isRunning(SLEEPER_NAME));
+      const rm = await a.docker(['volume', 'rm', VOL]);
+      assert.notEqual(rm.code, 0, 'docker volume rm of a mounted volume succeeded');
+      // The engine checks its own references before it asks the driver (moby
+      // daemon/volume/service/store.go Remove), so this message is the engine's.
+      assert.match(rm.stderr, /in use/);
+      assert.ok((await a.volumeNames()).includes(VOL), 'the volume vanished from docker volume ls');
+
+      // Asked directly, as the engine would, the plugin refuses with its own message.
+      const client = new EngineClient(await a.pluginSocket());
+      try {
+        const reply = await client.call('/VolumeDriver.Remove', { Name: VOL });
+        const err = String(reply.body.Err ?? '');
+        assert.match(err, new RegExp(`volume ${VOL} is in use: 1 mount`), `plugin Remove replied ${reply.raw}`);
+      } finally {
+        client.close();
+      }
+      assert.equal(await a.exec(SLEEPER_NAME, 'cat /data/w'), 'from-writer\n');
+      await serverFile(sshd, [VOL, 'w'], 'from-writer\n');
+      assert.equal(await mountCount(a, VOL), 1);
+    });
+
+    it('docker rm -v removes an anonymous volume made with --volume-driver sftp', async function () {
+      this.timeout(120_000);
+      await a.dockerOk(['create', '--name', 'c2-anon', '--network', 'none', '--volume-driver', PLUGIN, '-v', '/data', 'dvs-busybox:latest', 'sh', '-c', 'echo anon > /data/a && cat /data/a']);
+      const mounts = JSON.parse(await a.dockerOk(['inspect', '-f', '{{json .Mounts}}', 'c2-anon'])) as { Name: string; Driver: string; Destination: string }[];
+      const m = mounts.find((x) => x.Destination === '/data');
+      assert.ok(m, `no /data mount: ${JSON.stringify(mounts)}`);
+      assert.match(m.Driver, /^sftp(:latest)?$/);
+      assert.match(m.Name, /^[0-9a-f]{64}$/);
+      assert.equal(await a.dockerOk(['start', '-a', 'c2-anon']), 'anon\n');
+      assert.ok((await a.volumeNames()).includes(m.Name), 'the anonymous volume is not listed');
+      const hostDir = path.join(World.dataDir(a), 'volumes', m.Name);
+      assert.equal(fs.readFileSync(path.join(hostDir, 'a'), 'utf8'), 'anon\n');
+
+      await a.dockerOk(['rm', '-v', 'c2-anon']);
+      await eventually('the anonymous volume is gone', async () => {
+        assert.ok(!(await a.volumeNames()).includes(m.Name), 'still listed');
+      }, 10_000, 200);
+      assert.ok(!fs.existsSync(hostDir), `${hostDir} survives docker rm -v`);
+    });
+  });
+}

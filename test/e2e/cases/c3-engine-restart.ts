@@ -1,0 +1,61 @@
+import assert from 'node:assert/strict';
+import type { TestSshd } from '../../support/sshd';
+import { PLUGIN, type Engine } from '../support/engine';
+import { eventually, serverFile, sftpOptions, SLEEPER, waitRunning } from '../support/helpers';
+import { timedDescribe } from '../support/timings';
+import type { World } from '../support/world';
+
+export function engineRestart(world: World): void {
+  timedDescribe(world.timings, 'case 3: engine restart (scripts/engine stop, then start on the same DIR)', function () {
+    let a: Engine;
+    let sshd: TestSshd;
+
+    before(async function () {
+      this.timeout(1_200_000);
+      [a, sshd] = await Promise.all([world.engineA(), world.sshd()]);
+    });
+
+    after(async function () {
+      this.timeout(120_000);
+      if (a === undefined) return;
+      await a.removeContainer('c3-always', 'c3-again');
+      await a.docker(['volume', 'rm', 'c3-sftp', 'c3-local']);
+    });
+
+    it('every volume is still listed, data is intact, a --restart always container gets its volumes back, a stopped one too', async function () {
+      this.timeout(300_000);
+      await a.createVolume('c3-local');
+      await a.createVolume('c3-sftp', sftpOptions(sshd, 'c3-sftp'));
+      await a.runContainer(['-v', 'c3-local:/local', '-v', 'c3-sftp:/data'], 'echo local-before > /local/f && echo sftp-before > /data/f');
+      await a.startContainer('c3-always', ['--restart', 'always', '-v', 'c3-local:/local', '-v', 'c3-sftp:/data'], SLEEPER);
+      await a.dockerOk(['create', '--name', 'c3-again', '--network', 'none', '-v', 'c3-sftp:/data', 'dvs-busybox:latest', 'cat', '/data/f']);
+      await waitRunning(a, 'c3-always');
+      const before = await a.volumeNames();
+      assert.ok(before.includes('c3-local') && before.includes('c3-sftp'));
+
+      const t0 = Date.now();
+      await a.stop();
+      await a.start();
+      const restartMs = Date.now() - t0;
+
+      const plugin = await a.pluginInspect();
+      assert.equal(plugin.Enabled, true, 'the plugin is not enabled after the engine restart');
+      assert.deepEqual(await a.volumeNames(), before, 'volumes listed before and after the restart differ');
+      for (const name of ['c3-local', 'c3-sftp']) {
+        const v = await a.volumeInspect(name);
+        assert.match(v.Driver, new RegExp(`^${PLUGIN}(:latest)?$`));
+      }
+
+      // --restart always: the engine starts the container again and mounts both volumes
+      await waitRunning(a, 'c3-always', 90_000);
+      const seen = await eventually('c3-always reads both volumes', () => a.exec('c3-always', 'cat /local/f /data/f'), 30_000, 500);
+      assert.equal(seen, 'local-before\nsftp-before\n');
+      await a.exec('c3-always', 'echo sftp-after > /data/g');
+      await serverFile(sshd, ['c3-sftp', 'g'], 'sftp-after\n');
+      // a container that was not running is started again by hand
+      assert.equal(await a.dockerOk(['start', '-a', 'c3-again']), 'sftp-before\n');
+      assert.equal(await a.runContainer(['-v', 'c3-local:/local'], 'cat /local/f'), 'local-before\n');
+      console.log(`      engine stop+start took ${(restartMs / 1000).toFixed(1)} s`);
+    });
+  });
+}

@@ -1,0 +1,48 @@
+/**
+ * End-to-end tier: real private Docker Engines (scripts/engine), the real plugin built from
+ * the Dockerfile (scripts/install, once) and installed from a local registry on the other
+ * engines (scripts/registry, scripts/push, docker plugin install), a real OpenSSH sshd
+ * (TestSshd), and busybox test containers. Run as root: `npm run test:e2e`.
+ *
+ * Everything lives in DVS_E2E_ROOT (default /run/dvs-e2e) and is stopped and deleted in the
+ * root `after` hook and, failing that, on process exit. Engine logs are kept in
+ * DVS_E2E_LOG_DIR (default /tmp/dvs-e2e-logs). DVS_E2E_VERBOSE=1 prints every command.
+ * Select cases with mocha's --grep, e.g. `npm run test:e2e -- --grep 'case 5'`.
+ */
+import { volumeLifecycle } from './cases/c1-volumes';
+import { sharingAndInUse } from './cases/c2-sharing';
+import { engineRestart } from './cases/c3-engine-restart';
+import { pluginLifecycle } from './cases/c4-plugin-lifecycle';
+import { twoHosts } from './cases/c5-two-hosts';
+import { composeAndSwarm } from './cases/c6-compose-swarm';
+import { serverRestart } from './cases/c7-server-restart';
+import { nonRootUser } from './cases/c8-non-root';
+import { registryInstall } from './cases/c9-registry-install';
+import { World } from './support/world';
+
+describe('e2e: docker-volume-sftp in real Docker engines', function () {
+  const world = new World();
+
+  before(function () {
+    if (typeof process.getuid === 'function' && process.getuid() !== 0) throw new Error('the e2e tier needs root (dockerd, mounts, sshd)');
+  });
+
+  after(async function () {
+    this.timeout(600_000);
+    try {
+      await world.timings.measure('teardown: engines, registry, sshd', () => world.dispose());
+    } finally {
+      console.log(world.timings.report());
+    }
+  });
+
+  volumeLifecycle(world);
+  sharingAndInUse(world);
+  engineRestart(world);
+  pluginLifecycle(world);
+  twoHosts(world);
+  composeAndSwarm(world);
+  serverRestart(world);
+  nonRootUser(world);
+  registryInstall(world);
+});

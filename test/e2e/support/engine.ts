@@ -1,0 +1,191 @@
+/**
+ * One private Docker Engine started with scripts/engine, driven through the docker CLI
+ * with DOCKER_HOST set (execFile style: argument arrays only).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { cancelOnExit, onExit } from './cleanup';
+import { run, runOk, runSyncQuiet, type ProcOptions, type ProcResult, ProcError, describeCommand } from './proc';
+
+export const REPO = path.resolve(__dirname, '..', '..', '..');
+export const SCRIPTS = path.join(REPO, 'scripts');
+/** The static busybox image made by scripts/base-image. */
+export const BUSYBOX = 'dvs-busybox:latest';
+/** The alias every engine knows the plugin by. */
+export const PLUGIN = 'sftp';
+
+export interface VolumeInspect {
+  Name: string;
+  Driver: string;
+  Mountpoint: string;
+  CreatedAt: string;
+  Scope: string;
+  Options: Record<string, string> | null;
+  Labels: Record<string, string> | null;
+  Status?: Record<string, unknown>;
+}
+
+export interface PluginInspect {
+  Id: string;
+  Name: string;
+  Enabled: boolean;
+  PluginReference: string;
+  Settings: { Mounts: { Name: string; Source: string | null }[]; Env: string[] };
+  Config: { Interface: { Socket: string } };
+}
+
+export class Engine {
+  private _host: string | undefined;
+
+  /** `name` is for messages; `dir` is the engine's DIR (at most 64 bytes). */
+  constructor(
+    readonly name: string,
+    readonly dir: string,
+    /** Where logs are copied before the dir is purged. */
+    readonly logDir: string,
+  ) {}
+
+  get host(): string {
+    if (this._host === undefined) throw new Error(`engine ${this.name} is not started`);
+    return this._host;
+  }
+
+  get logPath(): string {
+    return path.join(this.dir, 'dockerd.log');
+  }
+
+  /** Environment for a child process that talks to this engine. */
+  env(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+    return { ...process.env, DOCKER_HOST: this.host, ...extra };
+  }
+
+  async start(): Promise<void> {
+    onExit(`engine:${this.dir}`, () => this.purgeSync());
+    const out = await runOk(path.join(SCRIPTS, 'engine'), ['start', this.dir], { timeoutMs: 120_000 });
+    const host = out.trim().split('\n').pop() ?? '';
+    if (!host.startsWith('unix://')) throw new Error(`scripts/engine start ${this.dir} printed ${JSON.stringify(out)}`);
+    this._host = host;
+  }
+
+  /** scripts/engine stop: dockerd shuts down (containers, plugins) and is waited for. */
+  async stop(): Promise<void> {
+    await runOk(path.join(SCRIPTS, 'engine'), ['stop', this.dir], { timeoutMs: 150_000 });
+  }
+
+  /** Copies the engine log to logDir, then scripts/engine purge (stop, unmount, delete DIR). */
+  async purge(): Promise<void> {
+    this.saveLog();
+    await runOk(path.join(SCRIPTS, 'engine'), ['purge', this.dir], { timeoutMs: 150_000 });
+    cancelOnExit(`engine:${this.dir}`);
+  }
+
+  private purgeSync(): void {
+    this.saveLog();
+    runSyncQuiet(path.join(SCRIPTS, 'engine'), ['purge', this.dir]);
+  }
+
+  private saveLog(): void {
+    try {
+      fs.mkdirSync(this.logDir, { recursive: true });
+      fs.copyFileSync(this.logPath, path.join(this.logDir, `dockerd-${this.name}.log`));
+    } catch {
+      /* no log yet */
+    }
+  }
+
+  /** The engine log (the plugin's stdout/stderr go there too). */
+  log(): string {
+    try {
+      return fs.readFileSync(this.logPath, 'utf8');
+    } catch {
+      return '';
+    }
+  }
+
+  // ------------------------------------------------------------------ CLI
+
+  docker(args: readonly string[], opts: ProcOptions = {}): Promise<ProcResult> {
+    return run('docker', args, { timeoutMs: 180_000, ...opts, env: { ...this.env(), ...(opts.env ?? {}) } });
+  }
+
+  /** docker ARGS; throws (with stderr) unless it exits 0; returns stdout. */
+  async dockerOk(args: readonly string[], opts: ProcOptions = {}): Promise<string> {
+    const result = await this.docker(args, opts);
+    if (result.code !== 0) throw new ProcError(`[${this.name}] ${describeCommand('docker', args)}`, result);
+    return result.stdout;
+  }
+
+  /** scripts/NAME ARGS against this engine; returns stdout. */
+  script(name: string, args: readonly string[], extraEnv: Record<string, string> = {}, timeoutMs = 600_000): Promise<string> {
+    return runOk(path.join(SCRIPTS, name), args, { env: this.env(extraEnv), timeoutMs });
+  }
+
+  // ------------------------------------------------------------------ containers
+
+  /** `docker run --rm --network none ARGS busybox sh -c SCRIPT`; stdout. */
+  runContainer(args: readonly string[], script: string, timeoutMs = 120_000): Promise<string> {
+    return this.dockerOk(['run', '--rm', '--network', 'none', ...args, BUSYBOX, 'sh', '-c', script], { timeoutMs });
+  }
+
+  /** `docker run -d --name NAME --network none ARGS busybox sh -c SCRIPT`. */
+  async startContainer(name: string, args: readonly string[], script: string): Promise<void> {
+    await this.dockerOk(['run', '-d', '--name', name, '--network', 'none', ...args, BUSYBOX, 'sh', '-c', script]);
+  }
+
+  exec(container: string, script: string, args: readonly string[] = []): Promise<string> {
+    return this.dockerOk(['exec', ...args, container, 'sh', '-c', script]);
+  }
+
+  async removeContainer(...names: string[]): Promise<void> {
+    if (names.length === 0) return;
+    await this.docker(['rm', '-f', ...names]);
+  }
+
+  async isRunning(container: string): Promise<boolean> {
+    const r = await this.docker(['inspect', '-f', '{{.State.Running}}', container]);
+    return r.code === 0 && r.stdout.trim() === 'true';
+  }
+
+  // ------------------------------------------------------------------ volumes and plugin
+
+  /** `docker volume create -d sftp -o K=V ... NAME`. */
+  async createVolume(name: string, options: Record<string, string> = {}): Promise<void> {
+    const args = ['volume', 'create', '-d', PLUGIN];
+    for (const [k, v] of Object.entries(options)) args.push('-o', `${k}=${v}`);
+    const out = await this.dockerOk([...args, name]);
+    if (out.trim() !== name) throw new Error(`docker volume create printed ${JSON.stringify(out)}, expected ${name}`);
+  }
+
+  async volumeInspect(name: string): Promise<VolumeInspect> {
+    const list = JSON.parse(await this.dockerOk(['volume', 'inspect', name])) as VolumeInspect[];
+    const first = list[0];
+    if (first === undefined) throw new Error(`docker volume inspect ${name} returned nothing`);
+    return first;
+  }
+
+  /** Names from `docker volume ls`, optionally only those of one driver. */
+  async volumeNames(driver?: string): Promise<string[]> {
+    const args = ['volume', 'ls', '--format', '{{.Name}}'];
+    if (driver !== undefined) args.push('--filter', `driver=${driver}`);
+    return (await this.dockerOk(args)).split('\n').filter(Boolean).sort();
+  }
+
+  async pluginInspect(name = PLUGIN): Promise<PluginInspect> {
+    const list = JSON.parse(await this.dockerOk(['plugin', 'inspect', name])) as PluginInspect[];
+    const first = list[0];
+    if (first === undefined) throw new Error(`docker plugin inspect ${name} returned nothing`);
+    return first;
+  }
+
+  /** Host path of the plugin's socket (moby: the plugin exec root is /run/docker/plugins). */
+  async pluginSocket(name = PLUGIN): Promise<string> {
+    const p = await this.pluginInspect(name);
+    return path.join('/run/docker/plugins', p.Id, p.Config.Interface.Socket);
+  }
+
+  /** Host path of the plugin's rootfs below this engine's data-root. */
+  async pluginRootfs(name = PLUGIN): Promise<string> {
+    const p = await this.pluginInspect(name);
+    return path.join(this.dir, 'data', 'plugins', p.Id, 'rootfs');
+  }
+}
