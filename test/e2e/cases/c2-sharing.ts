@@ -25,8 +25,8 @@ export function sharingAndInUse(world: World): void {
     after(async function () {
       this.timeout(120_000);
       if (a === undefined) return;
-      await a.removeContainer(SLEEPER_NAME, 'c2-anon');
-      await a.docker(['volume', 'rm', VOL]);
+      await a.removeContainer(SLEEPER_NAME, 'c2-local-sleeper', 'c2-anon');
+      await a.docker(['volume', 'rm', VOL, 'c2-local', 'c2-copyup-local', 'c2-copyup-sftp', 'c2-nocopy']);
     });
 
     it('two containers mount one SFTP volume at once: a sleeper sees what a writer wrote', async function () {
@@ -45,23 +45,58 @@ export function sharingAndInUse(world: World): void {
       await serverFile(sshd, [VOL, 'w'], 'from-writer\n');
     });
 
-    it('docker cp into the volume of a running container, and out of it', async function () {
-      this.timeout(120_000);
+    /** docker cp a root-owned host file into `container`:/data and back out. */
+    async function dockerCpRoundTrip(container: string): Promise<void> {
       const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'dvs-e2e-cp-'));
       try {
         const src = path.join(tmp, 'copied.txt');
         fs.writeFileSync(src, 'copied-in\n');
-        const before = await mountCount(a, VOL);
-        await a.dockerOk(['cp', src, `${SLEEPER_NAME}:/data/copied.txt`]);
-        assert.equal(await a.exec(SLEEPER_NAME, 'cat /data/copied.txt'), 'copied-in\n');
-        await serverFile(sshd, [VOL, 'copied.txt'], 'copied-in\n');
+        await a.dockerOk(['cp', src, `${container}:/data/copied.txt`]);
+        assert.equal(await a.exec(container, 'cat /data/copied.txt'), 'copied-in\n');
         const out = path.join(tmp, 'out.txt');
-        await a.dockerOk(['cp', `${SLEEPER_NAME}:/data/w`, out]);
-        assert.equal(fs.readFileSync(out, 'utf8'), 'from-writer\n');
-        assert.equal(await mountCount(a, VOL), before, 'docker cp leaked or lost a mount');
+        await a.dockerOk(['cp', `${container}:/data/copied.txt`, out]);
+        assert.equal(fs.readFileSync(out, 'utf8'), 'copied-in\n');
       } finally {
         fs.rmSync(tmp, { recursive: true, force: true });
       }
+    }
+
+    it('docker cp into the local volume of a running container, and out of it', async function () {
+      this.timeout(120_000);
+      await a.createVolume('c2-local');
+      await a.startContainer('c2-local-sleeper', ['-v', 'c2-local:/data'], SLEEPER);
+      await waitRunning(a, 'c2-local-sleeper');
+      await dockerCpRoundTrip('c2-local-sleeper');
+      assert.equal(fs.readFileSync(path.join(World.dataDir(a), 'volumes', 'c2-local', 'copied.txt'), 'utf8'), 'copied-in\n');
+      assert.equal(await mountCount(a, 'c2-local'), 1, 'docker cp leaked or lost a mount');
+    });
+
+    it('docker cp into the SFTP volume of a running container, and out of it', async function () {
+      this.timeout(120_000);
+      const before = await mountCount(a, VOL);
+      await dockerCpRoundTrip(SLEEPER_NAME);
+      await serverFile(sshd, [VOL, 'copied.txt'], 'copied-in\n');
+      assert.equal(await mountCount(a, VOL), before, 'docker cp leaked or lost a mount');
+    });
+
+    it('the first mount of an empty volume gets the image data at the mount path (engine copy-up with chown), local and SFTP', async function () {
+      this.timeout(120_000);
+      await a.createVolume('c2-copyup-local');
+      await a.createVolume('c2-copyup-sftp', sftpOptions(sshd, 'c2-copyup-sftp'));
+      // dvs-busybox has /etc/passwd and /etc/group (root-owned): the engine copies them in
+      for (const vol of ['c2-copyup-local', 'c2-copyup-sftp']) {
+        const out = await a.runContainer(['-v', `${vol}:/etc`], 'head -n1 /etc/passwd');
+        assert.equal(out, 'root:x:0:0:root:/root:/bin/sh\n', `copy-up into ${vol}`);
+      }
+      await serverFile(sshd, ['c2-copyup-sftp', 'passwd']);
+    });
+
+    it('with :nocopy an SFTP volume mounts over an image path (no copy-up, no chown)', async function () {
+      this.timeout(120_000);
+      await a.createVolume('c2-nocopy', sftpOptions(sshd, 'c2-nocopy'));
+      const out = await a.runContainer(['-v', 'c2-nocopy:/etc:nocopy'], 'ls -A /etc | wc -l && echo ok > /etc/f');
+      assert.equal(out.trim(), '0');
+      await serverFile(sshd, ['c2-nocopy', 'f'], 'ok\n');
     });
 
     it('a volume in use cannot be removed: docker volume rm fails, the plugin itself refuses too, data stays', async function () {
