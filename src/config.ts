@@ -10,6 +10,10 @@ export interface Config {
   logLevel: LogLevel;
   /** Plugin-level SFTP defaults, raw; the sftp backend validates them at start. */
   sftpDefaults: SftpDefaults;
+  /** Seconds a host's lease on a mounted volume lasts without renewal. */
+  leaseTtlSeconds: number;
+  /** Seconds between reads of the default store's catalogue. */
+  catalogueRefreshSeconds: number;
 }
 
 export interface SftpDefaults {
@@ -64,7 +68,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     if (value !== undefined && value !== '') sftpDefaults[key] = value;
   }
 
-  return { socketPath, dataDir, mountRoot, logLevel: level as LogLevel, sftpDefaults };
+  const leaseTtlSeconds = seconds(env, 'SFTP_LEASE_TTL', 30, 3, 3600);
+  const catalogueRefreshSeconds = seconds(env, 'SFTP_CATALOGUE_REFRESH', 10, 1, 3600);
+  return { socketPath, dataDir, mountRoot, logLevel: level as LogLevel, sftpDefaults, leaseTtlSeconds, catalogueRefreshSeconds };
+}
+
+function seconds(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+  const value = env[name];
+  if (value === undefined || value === '') return fallback;
+  if (!/^[0-9]+$/.test(value) || Number(value) < min || Number(value) > max) {
+    throw new PluginError('CONFIG', `${name} must be a whole number of seconds from ${min} to ${max}, got ${JSON.stringify(value)}`);
+  }
+  return Number(value);
 }
 
 export { SFTP_ENV };

@@ -5,6 +5,9 @@ import { LocalBackend } from './backends/local/local-backend';
 import { BackendRegistry } from './backends/registry';
 import { SftpBackend } from './backends/sftp/sftp-backend';
 import type { Config } from './config';
+import { CatalogueRemote } from './catalogue/catalogue-remote';
+import { loadHostIdentity } from './catalogue/host-identity';
+import { StoreCatalogue } from './catalogue/store-catalogue';
 import type { Logger } from './log';
 import { createApp } from './protocol/app';
 import { closeServer, listenOnSocket } from './protocol/socket-server';
@@ -29,9 +32,12 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
   if (loaded.tornTailBytes > 0) log.warn('dropping an unfinished last change from the state file', { bytes: loaded.tornTailBytes });
   const journal = await StateJournal.open(stateFile, () => volumes.values(), loaded);
   await fs.mkdirp(path.join(config.dataDir, 'keys'), { mode: 0o700 });
-  const backends = new BackendRegistry([new LocalBackend(config.dataDir, log), new SftpBackend(config.dataDir, config.sftpDefaults, log)]);
+  const sftp = new SftpBackend(config.dataDir, config.sftpDefaults, log);
+  const backends = new BackendRegistry([new LocalBackend(config.dataDir, log), sftp]);
+  const catalogue = await openCatalogue(config, sftp, log);
   const service = new VolumeService({
     volumes,
+    catalogue,
     journal,
     backends,
     mountRoot: config.mountRoot,
@@ -39,14 +45,20 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
     log,
   });
 
-  const server = await listenOnSocket(config.socketPath, createApp({ service, log }));
-  log.info('listening', { socket: config.socketPath, volumes: volumes.size });
+  const scope = catalogue === undefined ? 'local' : 'global';
+  const server = await listenOnSocket(config.socketPath, createApp({ service, log, scope: () => scope }));
+  log.info('listening', { socket: config.socketPath, volumes: volumes.size, scope });
   const recovery = service.recover();
+  if (catalogue !== undefined) {
+    catalogue.onRemovedElsewhere = (name) => void service.forgetRemovedElsewhere(name).catch(() => undefined);
+    catalogue.start();
+  }
 
   return {
     service,
     server,
     async stop() {
+      catalogue?.stop();
       await closeServer(server);
       await recovery;
       await service.drain();
@@ -55,4 +67,28 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
       await fs.rm(config.socketPath, { force: true });
     },
   };
+}
+
+/**
+ * With a default store (SFTP_HOST), the store keeps the catalogue of its volumes, so every
+ * host of the store sees them. Its local copy is loaded before the socket listens.
+ */
+async function openCatalogue(config: Config, sftp: SftpBackend, log: Logger): Promise<StoreCatalogue | undefined> {
+  const defaults = config.sftpDefaults;
+  if (defaults.host === undefined) return undefined;
+  const host = await loadHostIdentity(config.dataDir);
+  const remote = new CatalogueRemote(sftp.connections, () => sftp.defaultStoreTarget(), defaults.basePath ?? '.', host);
+  const catalogue = new StoreCatalogue({
+    remote,
+    host,
+    covers: (kind, options) =>
+      kind === 'sftp' && (options.host === undefined || options.host === defaults.host) && (options.port === undefined || options.port === (defaults.port ?? '22')),
+    cacheFile: path.join(config.dataDir, 'catalogue-cache.json'),
+    leaseTtlSeconds: config.leaseTtlSeconds,
+    refreshSeconds: config.catalogueRefreshSeconds,
+    log,
+  });
+  await catalogue.load();
+  log.info('store catalogue', { host: host.name, hostId: host.id });
+  return catalogue;
 }

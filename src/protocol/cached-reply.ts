@@ -8,10 +8,10 @@ export class SerializedReply {
  * asked often (every `docker volume ls`, every engine start) and changes rarely.
  */
 export class CachedReply<T> {
-  private cached: { generation: number; reply: SerializedReply } | undefined;
+  private cached: { generation: string | number; reply: SerializedReply } | undefined;
 
   constructor(
-    private readonly generation: () => number,
+    private readonly generation: () => string | number,
     private readonly build: () => T,
   ) {}
 

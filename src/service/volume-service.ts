@@ -8,6 +8,7 @@ import type { StateJournal } from '../state/state-journal';
 import { emptyMounts, mountCount, type VolumeRecord } from '../state/volume-record';
 import { pathUnder } from '../system/paths';
 import { KeyedMutex } from './keyed-mutex';
+import type { SharedCatalogue } from './shared-catalogue';
 import { checkVolumeName } from './volume-name';
 
 export interface VolumeSummary {
@@ -25,6 +26,8 @@ export interface VolumeDetails {
 
 export interface VolumeServiceDeps {
   volumes: Map<string, VolumeRecord>;
+  /** The default store's catalogue, when the plugin has a default store. */
+  catalogue?: SharedCatalogue | undefined;
   journal: StateJournal;
   backends: BackendRegistry;
   mountRoot: string;
@@ -61,10 +64,27 @@ export class VolumeService {
             `remove it first, or create it with the same options`,
         );
       }
+      const catalogue = this.shared(kind, options);
+      const listed = catalogue?.find(name);
+      if (listed !== undefined && !sameOptions(listed.options, options)) throw storeConflict(listed);
       const spec = this.spec(name, options);
       backend.checkSpec(spec);
-      const undo = await backend.create(spec);
-      const record: VolumeRecord = { name, backend: kind, options: { ...options }, createdAt: new Date().toISOString(), mounts: emptyMounts() };
+      const undoCreate = await backend.create(spec);
+      let createdAt = new Date().toISOString();
+      let undo = undoCreate;
+      if (catalogue !== undefined) {
+        try {
+          const holder = await catalogue.publish({ name, options: { ...options }, createdAt, createdBy: catalogue.host });
+          // Two hosts creating one name: the loser gets the same volume, or an error.
+          if (!sameOptions(holder.options, options)) throw storeConflict(holder);
+          if (holder.createdBy.id === catalogue.host.id) undo = async () => (await catalogue.withdraw(name), await undoCreate());
+          createdAt = holder.createdAt;
+        } catch (error) {
+          await undoCreate().catch((undoError) => this.deps.log.error('could not undo a failed create', { volume: name, error: describe(undoError) }));
+          throw error;
+        }
+      }
+      const record: VolumeRecord = { name, backend: kind, options: { ...options }, createdAt, mounts: emptyMounts() };
       this.volumes.set(name, record);
       this.changes += 1;
       try {
@@ -81,7 +101,7 @@ export class VolumeService {
   remove(rawName: unknown): Promise<void> {
     const name = checkVolumeName(rawName);
     return this.lock.run(name, async () => {
-      const record = this.record(name);
+      const record = this.volumes.get(name) ?? this.fromCatalogue(name);
       const count = mountCount(record);
       if (count > 0) {
         const ids = Object.keys(record.mounts).length;
@@ -91,7 +111,11 @@ export class VolumeService {
             `stop and remove the containers that use it first`,
         );
       }
+      const catalogue = this.shared(record.backend, record.options);
+      await catalogue?.checkRemovable(name);
       await this.backend(record.backend).remove(this.spec(name, record.options));
+      await catalogue?.withdraw(name);
+      if (!this.volumes.has(name)) return;
       this.volumes.delete(name);
       this.changes += 1;
       try {
@@ -107,9 +131,10 @@ export class VolumeService {
   mount(rawName: unknown, id: string): Promise<string> {
     const name = checkVolumeName(rawName);
     return this.lock.run(name, async () => {
-      const record = this.record(name);
+      const record = this.volumes.get(name) ?? (await this.adopt(name));
       const spec = this.spec(name, record.options);
       const backend = this.backend(record.backend);
+      const first = mountCount(record) === 0;
       // Always asked, not only on the first ID: the backend heals a mount that died.
       await backend.mount(spec);
       record.mounts[id] = (record.mounts[id] ?? 0) + 1;
@@ -122,6 +147,7 @@ export class VolumeService {
         if (mountCount(record) === 0) await backend.unmount(spec).catch(() => undefined);
         throw error;
       }
+      if (first) await this.shared(record.backend, record.options)?.hold(name);
       return spec.mountpoint;
     });
   }
@@ -142,19 +168,24 @@ export class VolumeService {
         this.changes += 1;
         throw error;
       }
-      if (mountCount(record) === 0) await this.backend(record.backend).unmount(this.spec(name, record.options));
+      if (mountCount(record) === 0) {
+        this.shared(record.backend, record.options)?.release(name);
+        await this.backend(record.backend).unmount(this.spec(name, record.options));
+      }
     });
   }
 
   path(rawName: unknown): string {
     const name = checkVolumeName(rawName);
-    this.record(name);
+    this.known(name);
     return this.mountpoint(name);
   }
 
   get(rawName: unknown): VolumeDetails {
-    const record = this.record(checkVolumeName(rawName));
+    const record = this.known(checkVolumeName(rawName));
     const spec = this.spec(record.name, record.options);
+    const catalogue = this.shared(record.backend, record.options);
+    const age = catalogue?.ageSeconds();
     return {
       name: record.name,
       mountpoint: spec.mountpoint,
@@ -164,19 +195,40 @@ export class VolumeService {
         backend: record.backend,
         mounts: mountCount(record),
         options: formatOptions(record.options),
+        ...(catalogue === undefined ? {} : { catalogue: age === undefined ? 'not read from the store yet' : `read from the store ${age} s ago` }),
+        ...(catalogue?.find(record.name) === undefined ? {} : { createdBy: catalogue.find(record.name)?.createdBy.name ?? '' }),
       },
     };
   }
 
+  /** This host's volumes, and every volume of the default store's catalogue. */
   list(): VolumeSummary[] {
-    return [...this.volumes.values()].map((record) =>
+    const summaries = [...this.volumes.values()].map((record): VolumeSummary =>
       mountCount(record) > 0 ? { name: record.name, mountpoint: this.mountpoint(record.name) } : { name: record.name },
     );
+    for (const name of this.deps.catalogue?.names() ?? []) if (!this.volumes.has(name)) summaries.push({ name });
+    return summaries;
   }
 
-  /** Changes whenever what List answers may change, so replies can be cached by it. */
-  get generation(): number {
-    return this.changes;
+  /**
+   * Another host removed a volume from the store: forget it here too, unless it is
+   * mounted here (its containers keep it until they stop). Data is never touched.
+   */
+  forgetRemovedElsewhere(name: string): Promise<void> {
+    return this.lock.run(name, async () => {
+      const record = this.volumes.get(name);
+      if (record === undefined || this.shared(record.backend, record.options) === undefined || mountCount(record) > 0) return;
+      if (this.deps.catalogue?.find(name) !== undefined) return;
+      this.volumes.delete(name);
+      this.changes += 1;
+      await this.deps.journal.remove(name);
+      this.deps.log.info('volume removed on another host; forgotten here', { volume: name });
+    });
+  }
+
+  /** Changes whenever what List answers may change (calls here, or the store's catalogue). */
+  get generation(): string {
+    return `${this.changes}/${this.deps.catalogue?.revision ?? 0}`;
   }
 
   /**
@@ -189,7 +241,9 @@ export class VolumeService {
       [...this.volumes.values()].map((record) =>
         this.lock.run(record.name, async () => {
           try {
-            await this.backend(record.backend).recover(this.spec(record.name, record.options), mountCount(record) > 0);
+            const held = mountCount(record) > 0;
+            await this.backend(record.backend).recover(this.spec(record.name, record.options), held);
+            if (held) await this.shared(record.backend, record.options)?.hold(record.name);
           } catch (error) {
             this.deps.log.warn('recovery failed', { volume: record.name, error: describe(error) });
           }
@@ -208,6 +262,39 @@ export class VolumeService {
     const record = this.volumes.get(name);
     if (record === undefined) throw new PluginError('NOT_FOUND', `no such volume: ${name}`);
     return record;
+  }
+
+  /** A volume of this host, or one of the store's catalogue seen as a record (not saved). */
+  private known(name: string): VolumeRecord {
+    return this.volumes.get(name) ?? this.fromCatalogue(name);
+  }
+
+  private fromCatalogue(name: string): VolumeRecord {
+    const entry = this.deps.catalogue?.find(name);
+    if (entry === undefined) return this.record(name);
+    return { name, backend: 'sftp', options: entry.options, createdAt: entry.createdAt, mounts: emptyMounts() };
+  }
+
+  /** A volume created on another host becomes this host's on its first Mount here. */
+  private async adopt(name: string): Promise<VolumeRecord> {
+    const record = this.fromCatalogue(name);
+    this.volumes.set(name, record);
+    this.changes += 1;
+    try {
+      await this.deps.journal.put(record);
+    } catch (error) {
+      this.volumes.delete(name);
+      this.changes += 1;
+      throw error;
+    }
+    this.deps.log.info('adopted a volume from the store catalogue', { volume: name });
+    return record;
+  }
+
+  /** The catalogue, when this volume is one of the store's. */
+  private shared(kind: VolumeRecord['backend'], options: VolumeOptions): SharedCatalogue | undefined {
+    const catalogue = this.deps.catalogue;
+    return catalogue !== undefined && catalogue.covers(kind, options) ? catalogue : undefined;
   }
 
   private backend(kind: VolumeRecord['backend']): Backend {
@@ -235,6 +322,13 @@ function sameOptions(a: VolumeOptions, b: VolumeOptions): boolean {
   const keys = Object.keys(a);
   return keys.length === Object.keys(b).length && keys.every((key) => Object.hasOwn(b, key) && a[key] === b[key]);
 }
+
+const storeConflict = (holder: { name: string; options: VolumeOptions; createdBy: { name: string } }): PluginError =>
+  new PluginError(
+    'CONFLICT',
+    `volume ${holder.name} already exists on the store, created by host ${holder.createdBy.name} with options (${formatOptions(holder.options)}); ` +
+      `use those options, or another name`,
+  );
 
 const formatOptions = (options: VolumeOptions): string =>
   Object.keys(options).length === 0

@@ -166,6 +166,17 @@ export class SftpBackend implements Backend {
     await this.control.closeAll();
   }
 
+  /** The control connection pool, shared with the store catalogue. */
+  get connections(): ControlConnections {
+    return this.control;
+  }
+
+  /** How to reach the plugin's default store (SFTP_* settings), for the catalogue. */
+  async defaultStoreTarget(): Promise<ControlTarget> {
+    const settings = resolveSettings({ name: 'catalogue', options: {}, mountpoint: '' }, this.defaults, this.keysDir);
+    return this.target(settings, await this.administratorTrust(settings));
+  }
+
   /**
    * Deals with whatever an earlier daemon process left at the mountpoint: a live sshfs is
    * kept when `keep` (its containers still use it), anything else is detached.

@@ -1,0 +1,38 @@
+import type { VolumeOptions } from '../options/schema';
+import type { HostIdentity } from './host-identity';
+
+/** A volume's definition as the store keeps it, one small JSON file per volume. */
+export interface CatalogueEntry {
+  name: string;
+  options: VolumeOptions;
+  createdAt: string;
+  createdBy: HostIdentity;
+}
+
+/** A host's claim that it has a volume mounted; alive while the server-side mtime is fresh. */
+export interface Lease {
+  host: HostIdentity;
+  /** Seconds since the holder last renewed it, by the server's clock. */
+  ageSeconds: number;
+}
+
+export function parseEntry(text: string, name: string): CatalogueEntry | undefined {
+  try {
+    const value = JSON.parse(text) as Partial<CatalogueEntry>;
+    if (value.name !== name || typeof value.createdAt !== 'string' || typeof value.options !== 'object' || value.options === null) return undefined;
+    if (!Object.values(value.options).every((v) => typeof v === 'string')) return undefined;
+    const by = value.createdBy as Partial<HostIdentity> | undefined;
+    return { name, options: value.options, createdAt: value.createdAt, createdBy: { id: String(by?.id ?? '?'), name: String(by?.name ?? '?') } };
+  } catch {
+    return undefined;
+  }
+}
+
+export function parseHost(text: string): HostIdentity | undefined {
+  try {
+    const value = JSON.parse(text) as Partial<HostIdentity>;
+    return typeof value.id === 'string' && typeof value.name === 'string' ? { id: value.id, name: value.name } : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,128 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { cleanup, DaemonProcess, delay, makeDirs } from '../support/daemon-process';
+import { eventually, installCredentials, KEY_NAME } from '../support/sftp-fixtures';
+import { TestSshd } from '../support/sshd';
+
+const LEASE_TTL = 3;
+
+describe('one catalogue for every host of a store (two daemons, a real sshd)', function () {
+  this.timeout(120_000);
+  let sshd: TestSshd;
+  let hostA: DaemonProcess;
+  let hostB: DaemonProcess;
+
+  const startHost = async (name: string): Promise<DaemonProcess> => {
+    const dirs = makeDirs(`dvs-cat-${name}`);
+    await installCredentials(sshd, dirs);
+    return DaemonProcess.start(dirs, {
+      HOST_NAME: name,
+      SFTP_HOST: sshd.host,
+      SFTP_PORT: String(sshd.port),
+      SFTP_USER: sshd.user,
+      SFTP_IDENTITY: KEY_NAME,
+      SFTP_HOSTKEY: sshd.hostKeyFingerprint,
+      SFTP_BASE_PATH: sshd.serverPath('store'),
+      SFTP_LEASE_TTL: String(LEASE_TTL),
+      SFTP_CATALOGUE_REFRESH: '1',
+    });
+  };
+  const names = async (host: DaemonProcess): Promise<string[]> => (await host.client.list()).map((v) => v.Name).sort();
+
+  beforeEach(async () => {
+    sshd = await TestSshd.start();
+    await sshd.mkdirAsUser('store');
+    hostA = await startHost('host-a');
+    hostB = await startHost('host-b');
+  });
+  afterEach(async () => {
+    for (const host of [hostA, hostB]) {
+      await host.stop();
+      cleanup(host.dirs.base);
+    }
+    await sshd.dispose();
+  });
+
+  it('creates once and runs on any host: B lists, inspects and mounts a volume only A created', async () => {
+    assert.deepEqual(await hostA.client.ok('/VolumeDriver.Capabilities'), { Capabilities: { Scope: 'global' } });
+    await hostA.client.create('shared');
+    const onA = await hostA.client.mount('shared', 'a');
+    fs.writeFileSync(path.join(onA, 'from-a'), 'hello');
+    await eventually('B lists the volume', async () => assert.deepEqual(await names(hostB), ['shared']));
+    const volume = await hostB.client.get('shared');
+    assert.equal((volume.Status as Record<string, unknown>).createdBy, 'host-a');
+    assert.match(String((volume.Status as Record<string, unknown>).catalogue), /read from the store [\d.]+ s ago/);
+    const onB = await hostB.client.mount('shared', 'b');
+    assert.equal(fs.readFileSync(path.join(onB, 'from-a'), 'utf8'), 'hello');
+    assert.equal((await hostB.client.get('shared')).CreatedAt, volume.CreatedAt);
+    await hostA.client.unmount('shared', 'a');
+    await hostB.client.unmount('shared', 'b');
+    // The record is a file beside the data on the server.
+    const record = JSON.parse(fs.readFileSync(sshd.serverPath('store', '.docker-volume-sftp', 'volumes', 'shared.json'), 'utf8')) as { createdBy: { name: string } };
+    assert.equal(record.createdBy.name, 'host-a');
+  });
+
+  it('settles a simultaneous create of one name to one definition', async () => {
+    await Promise.all([hostA.client.create('race'), hostB.client.create('race')]);
+    const [a, b] = [await hostA.client.get('race'), await hostB.client.get('race')];
+    assert.equal(a.CreatedAt, b.CreatedAt);
+    const creators = new Set([(a.Status as Record<string, unknown>).createdBy, (b.Status as Record<string, unknown>).createdBy]);
+    assert.equal(creators.size, 1, 'two definitions of one name');
+
+    const replies = await Promise.all([
+      hostA.client.call('/VolumeDriver.Create', { Name: 'clash', Opts: { readonly: 'true' } }),
+      hostB.client.call('/VolumeDriver.Create', { Name: 'clash', Opts: { cache_timeout: '5' } }),
+    ]);
+    const errors = replies.map((reply) => String(reply.body.Err)).filter((err) => err !== '');
+    assert.equal(errors.length, 1, JSON.stringify(replies.map((r) => r.body)));
+    assert.match(errors[0]!, /volume clash already exists on the store, created by host host-[ab] with options/);
+  });
+
+  it('refuses Remove while another host has the volume mounted, naming it', async () => {
+    await hostA.client.create('busy');
+    await eventually('B sees it', async () => assert.ok((await names(hostB)).includes('busy')));
+    await hostB.client.mount('busy', 'b');
+    const err = await hostA.client.err('/VolumeDriver.Remove', { Name: 'busy' });
+    assert.match(err, /volume busy is mounted on host-b \(host ID [0-9a-f]{8}, lease renewed \d+ s ago\)/);
+    assert.ok(fs.existsSync(sshd.serverPath('store', '.docker-volume-sftp', 'volumes', 'busy.json')));
+    await hostB.client.unmount('busy', 'b');
+    await hostA.client.remove('busy');
+    await eventually('B forgets it', async () => assert.deepEqual(await names(hostB), []));
+    assert.ok(fs.existsSync(sshd.serverPath('store', 'busy')), 'remote data deleted without remove=delete');
+  });
+
+  it('stops counting a host that died holding a lease once the lease expires', async () => {
+    await hostA.client.create('orphaned');
+    await eventually('B sees it', async () => assert.ok((await names(hostB)).includes('orphaned')));
+    await hostB.client.mount('orphaned', 'b');
+    await hostB.kill9();
+    assert.match(await hostA.client.err('/VolumeDriver.Remove', { Name: 'orphaned' }), /mounted on host-b/);
+    await delay((LEASE_TTL + 1) * 1000);
+    await hostA.client.remove('orphaned');
+    assert.equal(fs.existsSync(sshd.serverPath('store', '.docker-volume-sftp', 'volumes', 'orphaned.json')), false);
+  });
+
+  it('answers Get and List from the local copy while the server is down, saying how old it is', async () => {
+    await hostA.client.create('cached');
+    await eventually('B sees it', async () => assert.ok((await names(hostB)).includes('cached')));
+    await sshd.kill();
+    await delay(2500);
+    const started = Date.now();
+    assert.deepEqual(await names(hostB), ['cached']);
+    const status = (await hostB.client.get('cached')).Status as Record<string, unknown>;
+    assert.ok(Date.now() - started < 200, 'Get and List waited for the server');
+    const age = Number(/read from the store ([\d.]+) s ago/.exec(String(status.catalogue))?.[1]);
+    assert.ok(age >= 2, `catalogue age ${age} s while the server has been down 2.5 s`);
+    // A restart while the server is still down starts from the saved copy.
+    await hostB.restart();
+    assert.deepEqual(await names(hostB), ['cached']);
+    assert.match(await hostB.client.err('/VolumeDriver.Remove', { Name: 'cached' }), /cannot check whether other hosts use volume cached/);
+  });
+
+  it('keeps volumes with explicit options of another server local to their host', async () => {
+    await hostA.client.create('mine', { backend: 'local' });
+    await delay(1500);
+    assert.deepEqual(await names(hostB), []);
+  });
+});
