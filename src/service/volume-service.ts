@@ -84,14 +84,9 @@ export class VolumeService {
           throw error;
         }
       }
-      const record: VolumeRecord = { name, backend: kind, options: { ...options }, createdAt, mounts: emptyMounts() };
-      this.volumes.set(name, record);
-      this.changes += 1;
       try {
-        await this.deps.journal.put(record);
+        await this.insert({ name, backend: kind, options: { ...options }, createdAt, mounts: emptyMounts() });
       } catch (error) {
-        this.volumes.delete(name);
-        this.changes += 1;
         await undo().catch((undoError) => this.deps.log.error('could not undo a failed create', { volume: name, error: describe(undoError) }));
         throw error;
       }
@@ -278,17 +273,22 @@ export class VolumeService {
   /** A volume created on another host becomes this host's on its first Mount here. */
   private async adopt(name: string): Promise<VolumeRecord> {
     const record = this.fromCatalogue(name);
-    this.volumes.set(name, record);
+    await this.insert(record);
+    this.deps.log.info('adopted a volume from the store catalogue', { volume: name });
+    return record;
+  }
+
+  /** Adds a record and saves it; if it cannot be saved, it was never added. */
+  private async insert(record: VolumeRecord): Promise<void> {
+    this.volumes.set(record.name, record);
     this.changes += 1;
     try {
       await this.deps.journal.put(record);
     } catch (error) {
-      this.volumes.delete(name);
+      this.volumes.delete(record.name);
       this.changes += 1;
       throw error;
     }
-    this.deps.log.info('adopted a volume from the store catalogue', { volume: name });
-    return record;
   }
 
   /** The catalogue, when this volume is one of the store's. */
