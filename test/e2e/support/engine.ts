@@ -13,6 +13,8 @@ export const SCRIPTS = path.join(REPO, 'scripts');
 export const BUSYBOX = 'dvs-busybox:latest';
 /** The alias every engine knows the plugin by. */
 export const PLUGIN = 'sftp';
+/** The plugin's name as the engine reports it (Driver of its volumes). */
+export const PLUGIN_FULL_NAME = `${PLUGIN}:latest`;
 
 export interface VolumeInspect {
   Name: string;
@@ -163,10 +165,14 @@ export class Engine {
     return first;
   }
 
-  /** Names from `docker volume ls`, optionally only those of one driver. */
-  async volumeNames(driver?: string): Promise<string[]> {
+  /**
+   * Names from `docker volume ls` of one driver (default: our plugin). Unfiltered lists are
+   * not ours alone: every engine on the host also lists the volumes of legacy plugins whose
+   * sockets sit in /run/docker/plugins (e.g. another user's `rclone serve docker`).
+   */
+  async volumeNames(driver: string | null = PLUGIN_FULL_NAME): Promise<string[]> {
     const args = ['volume', 'ls', '--format', '{{.Name}}'];
-    if (driver !== undefined) args.push('--filter', `driver=${driver}`);
+    if (driver !== null) args.push('--filter', `driver=${driver}`);
     return (await this.dockerOk(args)).split('\n').filter(Boolean).sort();
   }
 
