@@ -60,8 +60,13 @@ export class SftpBackend implements Backend {
       try {
         const kind = await client.exists(settings.remotePath);
         if (kind === false) {
-          await client.mkdir(settings.remotePath, true);
-          madeRemote = true;
+          try {
+            await client.mkdir(settings.remotePath, true);
+            madeRemote = true;
+          } catch (error) {
+            // Another host may have made it between our look and our mkdir.
+            if ((await client.exists(settings.remotePath)) !== 'd') throw error;
+          }
         } else if (kind !== 'd') {
           throw new PluginError('BAD_OPTION', `${settings.remotePath} exists on ${settings.host} and is not a directory; choose another path`);
         }
