@@ -1,6 +1,8 @@
 import { readFile } from 'node:fs/promises';
 
 export interface MountEntry {
+  /** major:minor of the mounted file system, as /sys/class/bdi names it. */
+  device: string;
   mountPoint: string;
   fsType: string;
   source: string;
@@ -16,11 +18,12 @@ export function parseMountinfo(text: string): MountEntry[] {
     if (line === '') continue;
     const fields = line.split(' ');
     const separator = fields.indexOf('-', 6);
+    const device = fields[2];
     const mountPoint = fields[4];
     const fsType = fields[separator + 1];
     const source = fields[separator + 2];
-    if (separator < 0 || mountPoint === undefined || fsType === undefined || source === undefined) continue;
-    entries.push({ mountPoint: unescape(mountPoint), fsType, source: unescape(source) });
+    if (separator < 0 || device === undefined || mountPoint === undefined || fsType === undefined || source === undefined) continue;
+    entries.push({ device, mountPoint: unescape(mountPoint), fsType, source: unescape(source) });
   }
   return entries;
 }

@@ -50,6 +50,8 @@ describe('SFTP volumes against a real sshd and real sshfs mounts', function () {
     assert.ok(fs.statSync(sshd.serverPath('basic')).isDirectory(), 'remote directory not created');
     const mountpoint = await daemon.client.mount('basic', 'c1');
     assert.ok(mountsUnder(mountpoint).length === 1, 'not mounted');
+    const device = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').find((line) => line.split(' ')[4] === mountpoint)?.split(' ')[2];
+    assert.equal(fs.readFileSync(`/sys/class/bdi/${device}/read_ahead_kb`, 'utf8').trim(), '1024', 'read-ahead not raised');
     fs.writeFileSync(path.join(mountpoint, 'note.txt'), 'from the container');
     assert.equal(fs.readFileSync(sshd.serverPath('basic', 'note.txt'), 'utf8'), 'from the container');
     fs.writeFileSync(sshd.serverPath('basic', 'server.txt'), 'from the server');
@@ -99,7 +101,10 @@ describe('SFTP volumes against a real sshd and real sshfs mounts', function () {
     const seen = async (writer: string, reader: string, file: string): Promise<number> => {
       fs.writeFileSync(path.join(writer, file), file);
       const started = Date.now();
-      await eventually(`${file} on the other host`, () => assert.equal(fs.readFileSync(path.join(reader, file), 'utf8'), file), 5000, 10);
+      await eventually(`${file} listed and read on the other host`, () => {
+        assert.ok(fs.readdirSync(reader).includes(file), 'not listed yet');
+        assert.equal(fs.readFileSync(path.join(reader, file), 'utf8'), file);
+      }, 5000, 10);
       return Date.now() - started;
     };
     const aToB = await seen(onA, onB, 'from-a.txt');

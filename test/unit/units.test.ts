@@ -86,8 +86,8 @@ describe('mountinfo parsing', () => {
       '44 27 0:50 / /mnt/volumes/with\\040space rw,nosuid,nodev shared:3 - fuse.sshfs u@h:/p rw,user_id=0',
     ].join('\n');
     assert.deepEqual(parseMountinfo(text), [
-      { mountPoint: '/mnt/parent', fsType: 'ext3', source: '/dev/root' },
-      { mountPoint: '/mnt/volumes/with space', fsType: 'fuse.sshfs', source: 'u@h:/p' },
+      { device: '98:0', mountPoint: '/mnt/parent', fsType: 'ext3', source: '/dev/root' },
+      { device: '0:50', mountPoint: '/mnt/volumes/with space', fsType: 'fuse.sshfs', source: 'u@h:/p' },
     ]);
   });
 });

@@ -6,6 +6,7 @@ import type { Logger } from '../../log';
 import { unmount } from '../../system/mount-commands';
 import { isMountPoint } from '../../system/mountinfo';
 import { pathUnder } from '../../system/paths';
+import { raiseReadAhead } from '../../system/read-ahead';
 import { terminate } from '../../system/processes';
 import { writeFileAtomic } from '../../state/atomic-write';
 import type { Backend, StatusMap, Undo, VolumeSpec } from '../backend';
@@ -127,6 +128,7 @@ export class SftpBackend implements Backend {
       });
       this.processes.set(spec.name, sshfs);
       this.remember(spec.name, { lastError: undefined });
+      await raiseReadAhead(spec.mountpoint);
     } catch (error) {
       this.remember(spec.name, { lastError: describe(error) });
       await fs.rmdir(spec.mountpoint).catch(() => undefined);

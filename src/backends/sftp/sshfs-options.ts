@@ -8,10 +8,11 @@ export function sshfsOptions(settings: SftpSettings): string[] {
   const options = [
     'reconnect',
     `max_conns=${settings.connections}`,
-    // Cross-host visibility: sshfs's own caches and the kernel's both expire after
-    // cache_timeout seconds (default 1), so another host's writes show within it.
-    ...(settings.cacheTimeout === 0
-      ? ['dir_cache=no', 'attr_timeout=0', 'entry_timeout=0']
+    // Cross-host visibility. sshfs's own listing cache expires late (dcache_timeout=1 was
+    // seen to show new names after ~2 s), so up to 1 s it is off and only the kernel's
+    // attribute and name caches (cache_timeout s) remain; 0 turns those off too.
+    ...(settings.cacheTimeout <= 1
+      ? ['dir_cache=no', `attr_timeout=${settings.cacheTimeout}`, `entry_timeout=${settings.cacheTimeout}`]
       : [`dcache_timeout=${settings.cacheTimeout}`, `attr_timeout=${settings.cacheTimeout}`, `entry_timeout=${settings.cacheTimeout}`]),
     'negative_timeout=0',
   ];
