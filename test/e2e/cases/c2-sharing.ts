@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { EngineClient } from '../../support/engine-client';
 import type { TestSshd } from '../../support/sshd';
-import { PLUGIN, type Engine } from '../support/engine';
+import { BUSYBOX, PLUGIN, type Engine } from '../support/engine';
 import { eventually, mountCount, serverFile, sftpOptions, SLEEPER, waitRunning } from '../support/helpers';
 import { timedDescribe } from '../support/timings';
 import { World } from '../support/world';
@@ -15,6 +15,7 @@ export function sharingAndInUse(world: World): void {
     let sshd: TestSshd;
     const VOL = 'c2-shared';
     const SLEEPER_NAME = 'c2-sleeper';
+    const SEED_IMAGE = 'dvs-e2e-seed:latest';
 
     before(async function () {
       this.timeout(1_200_000);
@@ -25,7 +26,7 @@ export function sharingAndInUse(world: World): void {
     after(async function () {
       this.timeout(120_000);
       if (a === undefined) return;
-      await a.removeContainer(SLEEPER_NAME, 'c2-local-sleeper', 'c2-anon');
+      await a.removeContainer(SLEEPER_NAME, 'c2-local-sleeper', 'c2-anon', 'c2-seedmaker');
       await a.docker(['volume', 'rm', VOL, 'c2-local', 'c2-copyup-local', 'c2-copyup-sftp', 'c2-nocopy']);
     });
 
@@ -81,14 +82,18 @@ export function sharingAndInUse(world: World): void {
 
     it('the first mount of an empty volume gets the image data at the mount path (engine copy-up with chown), local and SFTP', async function () {
       this.timeout(120_000);
+      // an image with root-owned data at /seed (a file, a subdirectory, a relative symlink)
+      await a.dockerOk(['run', '--name', 'c2-seedmaker', '--network', 'none', BUSYBOX, 'sh', '-c',
+        'mkdir -p /seed/sub && echo seed > /seed/file && echo deep > /seed/sub/deep && ln -s file /seed/link']);
+      await a.dockerOk(['commit', 'c2-seedmaker', SEED_IMAGE]);
+      await a.removeContainer('c2-seedmaker');
       await a.createVolume('c2-copyup-local');
       await a.createVolume('c2-copyup-sftp', sftpOptions(sshd, 'c2-copyup-sftp'));
-      // dvs-busybox has /etc/passwd and /etc/group (root-owned): the engine copies them in
       for (const vol of ['c2-copyup-local', 'c2-copyup-sftp']) {
-        const out = await a.runContainer(['-v', `${vol}:/etc`], 'head -n1 /etc/passwd');
-        assert.equal(out, 'root:x:0:0:root:/root:/bin/sh\n', `copy-up into ${vol}`);
+        const out = await a.dockerOk(['run', '--rm', '--network', 'none', '-v', `${vol}:/seed`, SEED_IMAGE, 'cat', '/seed/file', '/seed/sub/deep', '/seed/link']);
+        assert.equal(out, 'seed\ndeep\nseed\n', `copy-up into ${vol}`);
       }
-      await serverFile(sshd, ['c2-copyup-sftp', 'passwd']);
+      await serverFile(sshd, ['c2-copyup-sftp', 'sub', 'deep'], 'deep\n');
     });
 
     it('with :nocopy an SFTP volume mounts over an image path (no copy-up, no chown)', async function () {
@@ -127,7 +132,7 @@ export function sharingAndInUse(world: World): void {
 
     it('docker rm -v removes an anonymous volume made with --volume-driver sftp', async function () {
       this.timeout(120_000);
-      await a.dockerOk(['create', '--name', 'c2-anon', '--network', 'none', '--volume-driver', PLUGIN, '-v', '/data', 'dvs-busybox:latest', 'sh', '-c', 'echo anon > /data/a && cat /data/a']);
+      await a.dockerOk(['create', '--name', 'c2-anon', '--network', 'none', '--volume-driver', PLUGIN, '-v', '/data', BUSYBOX, 'sh', '-c', 'echo anon > /data/a && cat /data/a']);
       const mounts = JSON.parse(await a.dockerOk(['inspect', '-f', '{{json .Mounts}}', 'c2-anon'])) as { Name: string; Driver: string; Destination: string }[];
       const m = mounts.find((x) => x.Destination === '/data');
       assert.ok(m, `no /data mount: ${JSON.stringify(mounts)}`);
