@@ -147,7 +147,10 @@ export class World {
       });
     }
     if (this.sshdP !== undefined) await attempt(async () => (await this.sshdP)?.dispose());
-    if (this.prepared && process.env.DVS_E2E_KEEP !== '1') await attempt(async () => fs.rmSync(ROOT, { recursive: true, force: true }));
+    if (this.prepared && process.env.DVS_E2E_KEEP !== '1' && errors.length === 0) {
+      await attempt(async () => fs.rmSync(ROOT, { recursive: true, force: true }));
+      cancelOnExit('root');
+    }
     if (errors.length > 0) throw new Error(`cleanup failed:\n${errors.map((e) => (e instanceof Error ? e.message : String(e))).join('\n')}`);
   }
 
@@ -166,6 +169,8 @@ export class World {
       fs.rmSync(ROOT, { recursive: true, force: true });
     }
     fs.mkdirSync(ROOT, { recursive: true, mode: 0o700 });
+    // registered first, so it runs last: after the engines and the registry are stopped
+    if (process.env.DVS_E2E_KEEP !== '1') onExit('root', () => fs.rmSync(ROOT, { recursive: true, force: true }));
   }
 }
 
