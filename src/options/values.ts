@@ -19,6 +19,17 @@ export function integer(min: number, max: number): OptionSpec {
   };
 }
 
+/** Seconds with up to three decimals, such as 0.5. */
+export function seconds(max: number): OptionSpec {
+  return {
+    check(value) {
+      if (!/^[0-9]{1,5}(\.[0-9]{1,3})?$/.test(value) || Number(value) > max) fail(`expected seconds from 0 to ${max}, such as 0.5`);
+    },
+  };
+}
+
+export const parseSeconds = (value: string | undefined, fallback: number): number => (value === undefined ? fallback : Number(value));
+
 export const fileMode: OptionSpec = {
   check(value) {
     if (!/^0?[0-7]{3,4}$/.test(value)) fail('expected an octal mode such as 0755');

@@ -2,7 +2,7 @@ import type { SftpDefaults } from '../../config';
 import { SFTP_ENV } from '../../config';
 import { PluginError } from '../../errors';
 import type { OptionSchema, RefusedOptions } from '../../options/schema';
-import { boolean, fileMode, fileName, integer, matching, oneOf, passedOn } from '../../options/values';
+import { boolean, fileMode, fileName, integer, matching, oneOf, passedOn, seconds } from '../../options/values';
 import { BACKEND_OPTION } from '../choose-backend';
 
 export const CIPHERS = [
@@ -40,7 +40,7 @@ const spec = {
   connections: integer(1, 16),
   cipher: oneOf(...CIPHERS),
   compression: boolean,
-  cache_timeout: integer(0, 3600),
+  cache_timeout: seconds(3600),
   keepalive: integer(1, 300),
   connect_timeout: integer(1, 60),
 };

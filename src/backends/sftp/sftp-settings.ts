@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { SftpDefaults } from '../../config';
 import { PluginError } from '../../errors';
-import { parseBoolean, parseInteger, parseMode } from '../../options/values';
+import { parseBoolean, parseInteger, parseMode, parseSeconds } from '../../options/values';
 import type { VolumeSpec } from '../backend';
 
 /** Everything needed to reach and mount one SFTP volume, typed, with defaults applied. */
@@ -33,7 +33,9 @@ export interface SftpSettings {
 // Measured here: AES-GCM with several connections roughly doubles sshfs's default throughput.
 export const DEFAULT_CIPHER = 'aes128-gcm@openssh.com';
 export const DEFAULT_CONNECTIONS = 4;
-export const DEFAULT_CACHE_TIMEOUT = 1;
+// Another host's write shows within this: a reader that looked at the file mid-write keeps
+// the old size for at most this long after the writer closed it.
+export const DEFAULT_CACHE_TIMEOUT = 0.5;
 
 /**
  * Applies plugin-level defaults. They describe one default store, so they apply only when
@@ -73,7 +75,7 @@ export function resolveSettings(spec: VolumeSpec, defaults: SftpDefaults, keysDi
     connections: connectionsFor(o.connections, o.password_file !== undefined),
     cipher: o.cipher ?? DEFAULT_CIPHER,
     compression: parseBoolean(o.compression, false),
-    cacheTimeout: parseInteger(o.cache_timeout, DEFAULT_CACHE_TIMEOUT),
+    cacheTimeout: parseSeconds(o.cache_timeout, DEFAULT_CACHE_TIMEOUT),
     keepalive: parseInteger(o.keepalive, 5),
     connectTimeoutSeconds: parseInteger(o.connect_timeout, 10),
   };

@@ -11,9 +11,9 @@ export function sshfsOptions(settings: SftpSettings): string[] {
     // Cross-host visibility. sshfs's own listing cache expires late (dcache_timeout=1 was
     // seen to show new names after ~2 s), so up to 1 s it is off and only the kernel's
     // attribute and name caches (cache_timeout s) remain; 0 turns those off too.
-    ...(settings.cacheTimeout <= 1
-      ? ['dir_cache=no', `attr_timeout=${settings.cacheTimeout}`, `entry_timeout=${settings.cacheTimeout}`]
-      : [`dcache_timeout=${settings.cacheTimeout}`, `attr_timeout=${settings.cacheTimeout}`, `entry_timeout=${settings.cacheTimeout}`]),
+    ...(settings.cacheTimeout <= 1 ? ['dir_cache=no'] : [`dcache_timeout=${Math.ceil(settings.cacheTimeout)}`]),
+    `attr_timeout=${settings.cacheTimeout}`,
+    `entry_timeout=${settings.cacheTimeout}`,
     'negative_timeout=0',
   ];
   if (settings.allowOther) options.push('allow_other');
