@@ -54,6 +54,10 @@ describe('SFTP volumes against a real sshd and real sshfs mounts', function () {
     assert.equal(fs.readFileSync(`/sys/class/bdi/${device}/read_ahead_kb`, 'utf8').trim(), '1024', 'read-ahead not raised');
     fs.writeFileSync(path.join(mountpoint, 'note.txt'), 'from the container');
     assert.equal(fs.readFileSync(sshd.serverPath('basic', 'note.txt'), 'utf8'), 'from the container');
+    // The engine chowns image data it copies into an empty volume, and docker cp chowns.
+    fs.chownSync(path.join(mountpoint, 'note.txt'), 0, 0);
+    fs.mkdirSync(path.join(mountpoint, 'copied-dir'));
+    fs.chownSync(path.join(mountpoint, 'copied-dir'), 0, 0);
     fs.writeFileSync(sshd.serverPath('basic', 'server.txt'), 'from the server');
     assert.equal(fs.readFileSync(path.join(mountpoint, 'server.txt'), 'utf8'), 'from the server');
 

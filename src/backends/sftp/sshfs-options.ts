@@ -7,6 +7,9 @@ import type { SftpSettings } from './sftp-settings';
 export function sshfsOptions(settings: SftpSettings): string[] {
   const options = [
     'reconnect',
+    // Local root is the remote user: the engine chowns image data it copies into an empty
+    // volume (and docker cp chowns), which the server refuses for other owners.
+    'idmap=user',
     `max_conns=${settings.connections}`,
     // Cross-host visibility. sshfs's own listing cache expires late (dcache_timeout=1 was
     // seen to show new names after ~2 s), so up to 1 s it is off and only the kernel's
