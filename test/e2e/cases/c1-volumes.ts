@@ -59,6 +59,9 @@ export function volumeLifecycle(world: World): void {
       await a.runContainer(['-v', 'c1-sftp:/data'], 'echo hello-sftp > /data/msg');
       assert.equal(await a.runContainer(['-v', 'c1-sftp:/data'], 'cat /data/msg'), 'hello-sftp\n');
       await serverFile(sshd, ['c1-sftp', 'msg'], 'hello-sftp\n');
+      // The plugin raised the FUSE mount's read-ahead (through its own sysfs: /sys is read-only in a plugin).
+      const readAhead = await a.runContainer(['-v', 'c1-sftp:/data'], "d=$(awk '$5 == \"/data\" {print $3}' /proc/self/mountinfo); cat /sys/class/bdi/$d/read_ahead_kb");
+      assert.equal(readAhead.trim(), '1024', 'read-ahead of the SFTP mount');
 
       await a.dockerOk(['volume', 'rm', 'c1-sftp']);
       assert.ok(!(await a.volumeNames()).includes('c1-sftp'));
