@@ -18,6 +18,7 @@ import { composeAndSwarm } from './cases/c6-compose-swarm';
 import { serverRestart } from './cases/c7-server-restart';
 import { nonRootUser } from './cases/c8-non-root';
 import { registryInstall } from './cases/c9-registry-install';
+import { storeCatalogue } from './cases/c10-store-catalogue';
 import { World } from './support/world';
 
 describe('e2e: docker-volume-sftp in real Docker engines', function () {
@@ -45,4 +46,5 @@ describe('e2e: docker-volume-sftp in real Docker engines', function () {
   serverRestart(world);
   nonRootUser(world);
   registryInstall(world);
+  storeCatalogue(world);
 });
