@@ -11,7 +11,8 @@ export interface VolumeSpec {
   readonly mountpoint: string;
 }
 
-export type Undo = () => Promise<void>;
+/** Undoes a Create. `keepRemoteData`: another host now owns what is on the server. */
+export type Undo = (options?: { keepRemoteData?: boolean }) => Promise<void>;
 
 export type StatusMap = Record<string, string | number | boolean>;
 

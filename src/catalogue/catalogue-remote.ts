@@ -104,7 +104,10 @@ export class CatalogueRemote {
     return this.with(async (client) => {
       const dir = path.posix.join(this.leasesDir, name);
       if ((await client.exists(dir)) === false) await client.mkdir(dir, true);
-      await client.put(Buffer.from(`${JSON.stringify(this.host)}\n`), this.leaseFile(name));
+      // Written aside and renamed over: a reader never sees a half-written lease.
+      const temp = `${this.leaseFile(name)}.tmp`;
+      await client.put(Buffer.from(`${JSON.stringify(this.host)}\n`), temp);
+      await client.posixRename(temp, this.leaseFile(name));
     });
   }
 

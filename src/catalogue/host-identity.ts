@@ -11,7 +11,8 @@ export interface HostIdentity {
 }
 
 /** The ID is made once and kept under PLUGIN_DATA_DIR, so it survives restarts and upgrades. */
-export async function loadHostIdentity(dataDir: string, hostName = process.env.HOST_NAME ?? os.hostname()): Promise<HostIdentity> {
+// The managed plugin passes HOST_NAME= (empty) when it is not set: that means the hostname.
+export async function loadHostIdentity(dataDir: string, hostName = process.env.HOST_NAME || os.hostname()): Promise<HostIdentity> {
   const file = path.join(dataDir, 'host-id');
   let id: string;
   try {

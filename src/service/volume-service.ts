@@ -1,7 +1,7 @@
 import type { Backend, StatusMap, VolumeSpec } from '../backends/backend';
 import { chooseBackend } from '../backends/choose-backend';
 import type { BackendRegistry } from '../backends/registry';
-import { describe, PluginError } from '../errors';
+import { describe, isPluginError, PluginError } from '../errors';
 import type { Logger } from '../log';
 import { checkOptions, type VolumeOptions } from '../options/schema';
 import type { StateJournal } from '../state/state-journal';
@@ -75,12 +75,18 @@ export class VolumeService {
       if (catalogue !== undefined) {
         try {
           const holder = await catalogue.publish({ name, options: { ...options }, createdAt, createdBy: catalogue.host });
-          // Two hosts creating one name: the loser gets the same volume, or an error.
-          if (!sameOptions(holder.options, options)) throw storeConflict(holder);
+          // Two hosts creating one name: the loser gets the same volume, or an error. The
+          // directory on the server is the winner's now, even if this host made it.
+          if (!sameOptions(holder.options, options)) {
+            await undoCreate({ keepRemoteData: true });
+            throw storeConflict(holder);
+          }
           if (holder.createdBy.id === catalogue.host.id) undo = async () => (await catalogue.withdraw(name), await undoCreate());
           createdAt = holder.createdAt;
         } catch (error) {
-          await undoCreate().catch((undoError) => this.deps.log.error('could not undo a failed create', { volume: name, error: describe(undoError) }));
+          if (!isPluginError(error) || error.code !== 'CONFLICT') {
+            await undoCreate().catch((undoError) => this.deps.log.error('could not undo a failed create', { volume: name, error: describe(undoError) }));
+          }
           throw error;
         }
       }

@@ -77,6 +77,25 @@ describe('one catalogue for every host of a store (two daemons, a real sshd)', f
     const errors = replies.map((reply) => String(reply.body.Err)).filter((err) => err !== '');
     assert.equal(errors.length, 1, JSON.stringify(replies.map((r) => r.body)));
     assert.match(errors[0]!, /volume clash already exists on the store, created by host host-[ab] with options/);
+
+    // The loser of such a race must leave the winner's directory on the server alone.
+    const names = Array.from({ length: 10 }, (_, i) => `clash${i}`);
+    const outcomes = await Promise.all(
+      names.map(async (name) => {
+        const [ra, rb] = await Promise.all([
+          hostA.client.call('/VolumeDriver.Create', { Name: name, Opts: { readonly: 'false' } }),
+          hostB.client.call('/VolumeDriver.Create', { Name: name, Opts: { cache_timeout: '2' } }),
+        ]);
+        return { name, winner: ra.body.Err === '' ? hostA : hostB, errors: [ra, rb].filter((r) => r.body.Err !== '').length };
+      }),
+    );
+    for (const { name, winner, errors: count } of outcomes) {
+      assert.equal(count, 1, `${name}: ${count} errors`);
+      assert.ok(fs.statSync(sshd.serverPath('store', name)).isDirectory(), `${name}: the winner's directory was deleted`);
+      const mountpoint = await winner.client.mount(name, 'w');
+      fs.writeFileSync(path.join(mountpoint, 'ok'), 'ok');
+      await winner.client.unmount(name, 'w');
+    }
   });
 
   it('refuses Remove while another host has the volume mounted, naming it', async () => {

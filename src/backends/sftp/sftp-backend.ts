@@ -80,9 +80,9 @@ export class SftpBackend implements Backend {
     const dir = this.volumeDir(spec.name);
     await fs.mkdirp(dir, { mode: 0o700 });
     await writeFileAtomic(this.knownHostsFile(spec.name), `${knownHostsLine(settings.host, settings.port, hostKey)}\n`);
-    return async () => {
+    return async ({ keepRemoteData = false } = {}) => {
       await fs.rm(dir, { recursive: true, force: true });
-      if (madeRemote) {
+      if (madeRemote && !keepRemoteData) {
         await this.control.with(this.target(settings, trust), ({ client }) => client.rmdir(settings.remotePath, false));
       }
     };
