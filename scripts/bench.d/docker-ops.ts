@@ -1,0 +1,203 @@
+/**
+ * What a user waits for at the engine: `docker volume create / ls / inspect / rm` with
+ * many volumes, and `docker run --rm -v VOL:/d dvs-busybox true` (first run on a fresh
+ * volume and repeated runs), per driver. Each is timed twice: the docker CLI as a user
+ * runs it, and the same request on the engine's API socket (no CLI start-up).
+ * Also the memory of the plugin (and of rclone) idle, with many volumes and with mounts.
+ */
+import { IMAGE, PEERS, PREFIX, type PeerId, type World } from './env';
+import { log, sleep } from './lib/proc';
+import { rssMB } from './lib/procfs';
+import type { ResultStore } from './lib/results';
+import { median } from './lib/stats';
+
+export type DriverPeer = 'local-driver' | 'ours-local' | 'ours-sftp' | 'rclone';
+
+export const OPS = {
+  create: 'docker volume create',
+  ls: 'docker volume ls',
+  inspect: 'docker volume inspect',
+  rm: 'docker volume rm',
+  runFirst: 'docker run -v, first run on a fresh volume',
+  runRepeat: 'docker run -v, repeated',
+} as const;
+
+/** Records the plugin's own duration of each call it logged since `offset`, per backend. */
+export function recordPluginCalls(world: World, store: ResultStore, offset: number, section: string): void {
+  for (const entry of world.pluginCalls(offset)) {
+    const peer = entry.volume.includes('-ours-sftp-') ? 'ours-sftp' : entry.volume.includes('-ours-local-') ? 'ours-local' : undefined;
+    if (peer !== undefined) store.add(section, entry.call, peer, 'ms', 'lower', entry.ms, "the plugin's own duration, from its log");
+  }
+}
+
+const rotate = <T>(list: readonly T[], by: number): T[] => list.map((_, i) => list[(i + by) % list.length]!);
+
+/** Median of a few RSS readings one second apart. */
+async function settledRss(read: () => Promise<number> | number): Promise<number> {
+  await sleep(1500);
+  const values: number[] = [];
+  for (let i = 0; i < 3; i += 1) {
+    values.push(await read());
+    await sleep(500);
+  }
+  return median(values);
+}
+
+export async function recordMemory(world: World, store: ResultStore, state: string, who: { ours: boolean; rclone: boolean } = { ours: true, rclone: true }): Promise<void> {
+  try {
+    const parts: string[] = [];
+    if (who.ours) {
+      const ours = await settledRss(async () => (await world.pluginRss()).node);
+      store.add('memory', state, 'ours', 'MB', 'lower', ours, "RSS of the plugin's node process");
+      const helpers = (await world.pluginRss()).helpers;
+      if (helpers > 0) store.add('memory', state, 'ours: sshfs + ssh children', 'MB', 'lower', helpers, 'sum of RSS');
+      parts.push(`ours ${ours.toFixed(1)} MB (+${helpers.toFixed(1)} MB sshfs/ssh)`);
+    }
+    if (who.rclone) {
+      const rclone = await settledRss(() => rssMB(world.rclonePid()));
+      store.add('memory', state, 'rclone', 'MB', 'lower', rclone, 'RSS of rclone serve docker');
+      parts.push(`rclone ${rclone.toFixed(1)} MB`);
+    }
+    log(`memory (${state}): ${parts.join(', ')}`);
+  } catch (error) {
+    store.error(`memory ${state}: ${(error as Error).message}`);
+  }
+  store.save();
+}
+
+/**
+ * Volume commands for one driver at a time (a `docker volume ls` asks every driver, so
+ * phases cannot overlap): create `count` volumes, list and inspect them `repeats` times,
+ * remove them. CLI and API requests alternate.
+ */
+export async function volumeCommands(world: World, store: ResultStore, peers: DriverPeer[], count: number, repeats: number, sftpCount: number): Promise<void> {
+  for (const peer of peers) {
+    const n = peer === 'ours-sftp' ? sftpCount : count;
+    const names = Array.from({ length: n }, (_, i) => `${PREFIX}-cli-${peer}-${i}`);
+    const logOffset = world.engineLogOffset();
+    log(`volume commands: ${PEERS[peer].label}, ${n} volumes`);
+    try {
+      const section = 'volume-cli';
+      const sectionApi = 'volume-api';
+      for (const [i, name] of names.entries()) {
+        if (peer === 'rclone') await world.prepareRemoteDir(name); // ours makes it at Create
+        if (i % 2 === 0) {
+          const r = await world.docker(['volume', 'create', ...world.createArgs(peer, name)]);
+          store.add(section, OPS.create, peer, 'ms', 'lower', r.ms);
+        } else {
+          const r = await world.api('POST', '/volumes/create', world.createBody(peer, name));
+          store.add(sectionApi, OPS.create, peer, 'ms', 'lower', r.ms);
+        }
+      }
+      store.save();
+      if (peer === 'ours-local') await recordMemory(world, store, `${n} volumes`, { ours: true, rclone: false });
+      if (peer === 'rclone') await recordMemory(world, store, `${n} volumes`, { ours: false, rclone: true });
+      for (let i = 0; i < repeats; i += 1) {
+        const cli = await world.docker(['volume', 'ls', '-q']);
+        const listed = cli.stdout.split('\n').filter((line) => line.startsWith(`${PREFIX}-cli-${peer}-`)).length;
+        if (listed !== n) throw new Error(`docker volume ls shows ${listed} of ${n} volumes`);
+        store.add(section, OPS.ls, peer, 'ms', 'lower', cli.ms, `${n} volumes of this driver`);
+        store.add(sectionApi, OPS.ls, peer, 'ms', 'lower', (await world.api('GET', '/volumes')).ms, `${n} volumes of this driver`);
+        const name = names[(i * 7919) % n]!;
+        store.add(section, OPS.inspect, peer, 'ms', 'lower', (await world.docker(['volume', 'inspect', name])).ms);
+        store.add(sectionApi, OPS.inspect, peer, 'ms', 'lower', (await world.api('GET', `/volumes/${name}`)).ms);
+      }
+      for (const [i, name] of names.entries()) {
+        if (i % 2 === 0) store.add(section, OPS.rm, peer, 'ms', 'lower', (await world.docker(['volume', 'rm', name])).ms);
+        else store.add(sectionApi, OPS.rm, peer, 'ms', 'lower', (await world.api('DELETE', `/volumes/${name}`)).ms);
+      }
+      recordPluginCalls(world, store, logOffset, 'plugin-calls-volumes');
+    } catch (error) {
+      store.error(`volume commands ${peer}: ${(error as Error).message}`);
+      log(`  FAILED volume commands ${peer}: ${(error as Error).message}`);
+      await world.removeOwnVolumes();
+    }
+    store.save();
+  }
+}
+
+/**
+ * `docker run --rm -v VOL:/d IMAGE true`: `first` fresh volumes per driver (created before,
+ * not timed) and `repeats` runs on one volume, all drivers alternating; plus the same run
+ * without a volume as the floor.
+ */
+export async function mountLatency(world: World, store: ResultStore, peers: DriverPeer[], first: number, repeats: number): Promise<void> {
+  const section = 'mount';
+  const runArgs = (volume: string | undefined): string[] => [
+    'run', '--rm', '--label', PREFIX, '--network', 'none', ...(volume === undefined ? [] : ['-v', `${volume}:/d`]), IMAGE, 'true',
+  ];
+  const fresh: Record<string, string[]> = {};
+  const logOffset = world.engineLogOffset();
+  log(`mount latency: ${first} fresh volumes and ${repeats} repeats per driver`);
+  try {
+    for (const peer of peers) {
+      fresh[peer] = [];
+      for (let i = 0; i <= first; i += 1) {
+        const name = `${PREFIX}-mnt-${peer}-${i}`;
+        if (peer === 'rclone') await world.prepareRemoteDir(name); // ours makes it at Create
+        await world.docker(['volume', 'create', ...world.createArgs(peer, name)]);
+        fresh[peer]!.push(name);
+      }
+    }
+    await world.docker(runArgs(undefined)); // warm the image and the engine
+    for (let i = 0; i < first; i += 1) {
+      for (const peer of rotate(peers, i)) {
+        const r = await world.docker(runArgs(fresh[peer]![i]!));
+        store.add(section, OPS.runFirst, peer, 'ms', 'lower', r.ms);
+      }
+      store.add(section, OPS.runFirst, 'no volume', 'ms', 'lower', (await world.docker(runArgs(undefined))).ms);
+    }
+    // Repeated: the volume of index `first` gets one untimed first run, then `repeats` timed ones.
+    for (const peer of peers) await world.docker(runArgs(fresh[peer]![first]!));
+    for (let i = 0; i < repeats; i += 1) {
+      for (const peer of rotate(peers, i)) {
+        const r = await world.docker(runArgs(fresh[peer]![first]!));
+        store.add(section, OPS.runRepeat, peer, 'ms', 'lower', r.ms);
+      }
+      store.add(section, OPS.runRepeat, 'no volume', 'ms', 'lower', (await world.docker(runArgs(undefined))).ms);
+    }
+    for (let i = 0; i < Math.min(repeats, 10); i += 1) {
+      const raw = await world.timeRawSshfsMount();
+      store.add('mount-reference', 'raw sshfs mount on the host', 'sshfs-best', 'ms', 'lower', raw.mount, 'sshfs (daemonizes once connected) + one stat');
+      store.add('mount-reference', 'raw sshfs unmount on the host', 'sshfs-best', 'ms', 'lower', raw.unmount, 'fusermount3 -u');
+    }
+    recordPluginCalls(world, store, logOffset, 'plugin-calls-mount');
+  } catch (error) {
+    store.error(`mount latency: ${(error as Error).message}`);
+    log(`  FAILED mount latency: ${(error as Error).message}`);
+  }
+  await world.removeOwnVolumes();
+  store.save();
+}
+
+/** RSS with `count` SFTP volumes mounted at once by running containers (ours and rclone). */
+export async function memoryWithMounts(world: World, store: ResultStore, count: number): Promise<void> {
+  const state = `${count} SFTP volumes mounted`;
+  log(`memory: ${state}`);
+  try {
+    for (const peer of ['ours-sftp', 'rclone'] as const) {
+      for (let i = 0; i < count; i += 1) {
+        const name = `${PREFIX}-mem-${peer}-${i}`;
+        if (peer === 'rclone') await world.prepareRemoteDir(name);
+        await world.docker(['volume', 'create', ...world.createArgs(peer, name)]);
+        await world.docker(['run', '-d', '--label', PREFIX, '--network', 'none', '-v', `${name}:/d`, IMAGE, 'sleep', '3600']);
+      }
+    }
+    await recordMemory(world, store, state);
+    const readAhead = world.oursReadAhead();
+    store.results.notes.push(
+      `read_ahead_kb of our plugin's ${readAhead.size} sshfs mounts, read on the host while ${count} containers held them: ` +
+        `${[...new Set(readAhead.values())].join(', ') || 'none found'} (the kernel's default for FUSE is 128).`,
+    );
+    const options = await world.oursSshfsOptions();
+    if (options !== undefined) store.results.notes.push(`Our plugin ran sshfs with -o ${options} (and its ssh_config: Ciphers, keep-alives, pinned host key).`);
+  } catch (error) {
+    store.error(`memory with mounts: ${(error as Error).message}`);
+  }
+  await world.removeOwnVolumes();
+  if (!(await world.rcloneAnswers())) {
+    store.error('rclone serve docker stopped answering VolumeDriver calls after the containers that held its volumes were removed (its calls time out; the engine gives up after a minute each).');
+  }
+}
+
+export const PEER_ORDER: PeerId[] = ['ours-sftp', 'ours-local', 'rclone', 'sshfs-defaults', 'sshfs-best', 'sshfs-best-ra', 'local-driver'];
