@@ -7,7 +7,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { IMAGE, PEERS, PREFIX, type Target, type World } from './env';
+import { IMAGE, PEERS, PREFIX, rethrowIfEngineGone, type Target, type World } from './env';
 import { dropCaches, log, runOk } from './lib/proc';
 import type { ResultStore } from './lib/results';
 
@@ -49,7 +49,8 @@ async function step(world: World, target: Target, s: Step): Promise<{ seconds: n
 /** A tar of `files` random 4 KiB files in directories of 100, and the list of their paths. */
 export async function makeTarball(workDir: string, files: number): Promise<void> {
   const tar = path.join(workDir, `small-${files}.tar`);
-  if (fs.existsSync(tar)) return;
+  const lists = path.join(workDir, `small-${files}.lists`);
+  if (fs.existsSync(tar) && fs.existsSync(lists)) return;
   const src = path.join(workDir, `small-${files}`);
   fs.rmSync(src, { recursive: true, force: true });
   const names: string[] = [];
@@ -60,7 +61,13 @@ export async function makeTarball(workDir: string, files: number): Promise<void>
     fs.writeFileSync(path.join(dir, name), crypto.randomBytes(4096));
     names.push(`${path.basename(dir)}/${name}`);
   }
-  fs.writeFileSync(path.join(workDir, `small-${files}.list`), `${names.join('\n')}\n`);
+  // The paths in parts of 500, passed as arguments with $(cat PART): busybox xargs was seen to
+  // split a path in two where its 32 KiB argument buffer filled up.
+  fs.rmSync(lists, { recursive: true, force: true });
+  fs.mkdirSync(lists);
+  for (let i = 0; i < names.length; i += 500) {
+    fs.writeFileSync(path.join(lists, `part-${String(i / 500).padStart(3, '0')}`), `${names.slice(i, i + 500).join('\n')}\n`);
+  }
   await runOk('tar', ['--owner=0', '--group=0', '-cf', `${tar}.tmp`, '-C', src, '.']);
   fs.renameSync(`${tar}.tmp`, tar);
   fs.rmSync(src, { recursive: true, force: true });
@@ -89,6 +96,7 @@ async function sequential(world: World, store: ResultStore, target: Target, size
     if (read.check !== String(sizes.seqMiB)) throw new Error(`read ${String(read.check)} MiB instead of ${sizes.seqMiB}`);
     store.add(section, TESTS.seqRead, target.peer, 'MB/s', 'higher', bytes / 1e6 / read.seconds);
   } catch (error) {
+    rethrowIfEngineGone(error);
     store.error(`${section} sequential ${target.peer}: ${(error as Error).message}`);
     log(`  FAILED sequential ${target.peer} at ${target.rtt} ms: ${(error as Error).message}`);
   } finally {
@@ -112,7 +120,7 @@ async function smallFiles(world: World, store: ResultStore, target: Target, size
     const read = await step(world, target, { before: `cd /d/${dir}`, timed: 'find . -type f -exec cat {} + >/dev/null' });
     store.add(section, TESTS.readBack, target.peer, 'files/s', 'higher', perSecond(read.seconds));
     await dropCaches();
-    const stat = await step(world, target, { before: `cd /d/${dir}`, timed: `xargs stat -c %s </t/small-${n}.list >/dev/null` });
+    const stat = await step(world, target, { before: `cd /d/${dir}`, timed: `for part in /t/small-${n}.lists/part-*; do stat -c %s $(cat "$part") >/dev/null; done` });
     store.add(section, TESTS.stat, target.peer, 'files/s', 'higher', perSecond(stat.seconds));
     await dropCaches();
     const list = await step(world, target, {
@@ -122,6 +130,7 @@ async function smallFiles(world: World, store: ResultStore, target: Target, size
     if (Number(list.check) !== n) throw new Error(`listed ${String(list.check)} files instead of ${n}`);
     store.add(section, TESTS.list, target.peer, 'files/s', 'higher', perSecond(list.seconds));
   } catch (error) {
+    rethrowIfEngineGone(error);
     store.error(`${section} small files ${target.peer}: ${(error as Error).message}`);
     log(`  FAILED small files ${target.peer} at ${target.rtt} ms: ${(error as Error).message}`);
   } finally {

@@ -5,7 +5,7 @@
  * runs it, and the same request on the engine's API socket (no CLI start-up).
  * Also the memory of the plugin (and of rclone) idle, with many volumes and with mounts.
  */
-import { IMAGE, PEERS, PREFIX, type PeerId, type World } from './env';
+import { IMAGE, PEERS, PREFIX, rethrowIfEngineGone, type PeerId, type World } from './env';
 import { log, sleep } from './lib/proc';
 import { rssMB } from './lib/procfs';
 import type { ResultStore } from './lib/results';
@@ -60,6 +60,7 @@ export async function recordMemory(world: World, store: ResultStore, state: stri
     }
     log(`memory (${state}): ${parts.join(', ')}`);
   } catch (error) {
+    rethrowIfEngineGone(error);
     store.error(`memory ${state}: ${(error as Error).message}`);
   }
   store.save();
@@ -108,6 +109,7 @@ export async function volumeCommands(world: World, store: ResultStore, peers: Dr
       }
       recordPluginCalls(world, store, logOffset, 'plugin-calls-volumes');
     } catch (error) {
+    rethrowIfEngineGone(error);
       store.error(`volume commands ${peer}: ${(error as Error).message}`);
       log(`  FAILED volume commands ${peer}: ${(error as Error).message}`);
       await world.removeOwnVolumes();
@@ -163,6 +165,7 @@ export async function mountLatency(world: World, store: ResultStore, peers: Driv
     }
     recordPluginCalls(world, store, logOffset, 'plugin-calls-mount');
   } catch (error) {
+    rethrowIfEngineGone(error);
     store.error(`mount latency: ${(error as Error).message}`);
     log(`  FAILED mount latency: ${(error as Error).message}`);
   }
@@ -192,6 +195,7 @@ export async function memoryWithMounts(world: World, store: ResultStore, count: 
     const options = await world.oursSshfsOptions();
     if (options !== undefined) store.results.notes.push(`Our plugin ran sshfs with -o ${options} (and its ssh_config: Ciphers, keep-alives, pinned host key).`);
   } catch (error) {
+    rethrowIfEngineGone(error);
     store.error(`memory with mounts: ${(error as Error).message}`);
   }
   await world.removeOwnVolumes();

@@ -53,6 +53,13 @@ export interface WorldOptions {
   reuse: boolean;
 }
 
+/** The engine went away under the benchmark (another job stopped it): no point going on. */
+export class EngineGone extends Error {}
+
+export const rethrowIfEngineGone = (error: unknown): void => {
+  if (error instanceof EngineGone) throw error;
+};
+
 export class World {
   readonly engineDir: string;
   readonly dataSource: string;
@@ -140,8 +147,12 @@ export class World {
 
   async docker(args: readonly string[], options: RunOptions & { allowFail?: boolean } = {}): Promise<RunResult> {
     const result = await run('docker', args, { ...options, env: this.env });
+    if (result.code !== 0 && result.stderr.includes('Cannot connect to the Docker daemon') && !this.stopping) {
+      throw new EngineGone(`the engine in ${this.engineDir} stopped answering (see ${this.engineLog}); rerun with --resume`);
+    }
     if (result.code !== 0 && options.allowFail !== true) {
-      throw new Error(`docker ${args.join(' ')} exited ${String(result.code)}: ${(result.stderr || result.stdout).trim().slice(-1500)}`);
+      const shown = args.map((a) => (a.includes('\n') ? '<script>' : a)).join(' ');
+      throw new Error(`docker ${shown} exited ${String(result.code)}: ${(result.stderr || result.stdout).trim().slice(-1500)}`);
     }
     return result;
   }
