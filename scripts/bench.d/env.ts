@@ -11,6 +11,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { TestSshd } from '../../test/support/sshd';
 import { descendants, processes, rssMB } from './lib/procfs';
+import { removeStaleLegacySockets } from '../../test/support/legacy-plugin-sockets';
 import { log, run, runOk, runSync, sleep, type RunOptions, type RunResult } from './lib/proc';
 
 export const REPO = path.resolve(__dirname, '..', '..');
@@ -101,6 +102,7 @@ export class World {
     fs.chmodSync(dir, 0o755); // the sshd user walks to its root below it
     for (const sub of [this.clientDir, this.workDir, path.join(dir, 'mnt')]) fs.mkdirSync(sub, { recursive: true });
 
+    await removeStaleLegacySockets(log);
     log(`engine in ${this.engineDir}`);
     await runOk(path.join(REPO, 'scripts/engine'), ['start', this.engineDir]);
     await runOk(path.join(REPO, 'scripts/base-image'), ['all'], { env: this.env });

@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { KEY_NAME, PASSWORD_FILE } from '../../support/sftp-fixtures';
+import { removeStaleLegacySockets } from '../../support/legacy-plugin-sockets';
 import { TestSshd } from '../../support/sshd';
 import { cancelOnExit, onExit } from './cleanup';
 import { Engine, PLUGIN, SCRIPTS } from './engine';
@@ -30,6 +31,7 @@ export class World {
   private registryP: Promise<string> | undefined;
   private baseRefP: Promise<string> | undefined;
   private prepared = false;
+  private legacySocketsChecked: Promise<unknown> | undefined;
 
   /** Plugin data source (host dir of the plugin's "data" mount) of an engine. */
   static dataDir(engine: Engine): string {
@@ -98,6 +100,9 @@ export class World {
   /** A fresh engine named `name` in ROOT/name; purged by dispose() (and on exit). */
   async newEngine(name: string): Promise<Engine> {
     this.prepare();
+    // A dead legacy plugin socket on the host would add ~15 s to many engine calls below.
+    this.legacySocketsChecked ??= removeStaleLegacySockets((line) => console.log(`      [e2e] ${line}`));
+    await this.legacySocketsChecked;
     const engine = new Engine(name, path.join(ROOT, name), LOG_DIR);
     this.engines.push(engine);
     await engine.start();
