@@ -14,6 +14,8 @@ export interface Config {
   leaseTtlSeconds: number;
   /** Seconds between reads of the default store's catalogue. */
   catalogueRefreshSeconds: number;
+  /** Seconds an SFTP mount stays connected after its last Unmount; 0 releases it at once. */
+  sftpIdleUnmountSeconds: number;
 }
 
 export interface SftpDefaults {
@@ -70,7 +72,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 
   const leaseTtlSeconds = seconds(env, 'SFTP_LEASE_TTL', 30, 3, 3600);
   const catalogueRefreshSeconds = seconds(env, 'SFTP_CATALOGUE_REFRESH', 10, 1, 3600);
-  return { socketPath, dataDir, mountRoot, logLevel: level as LogLevel, sftpDefaults, leaseTtlSeconds, catalogueRefreshSeconds };
+  // Containers that come and go (docker run --rm, restarts, CI jobs) reuse the connection.
+  const sftpIdleUnmountSeconds = seconds(env, 'SFTP_IDLE_UNMOUNT', 10, 0, 3600);
+  return { socketPath, dataDir, mountRoot, logLevel: level as LogLevel, sftpDefaults, leaseTtlSeconds, catalogueRefreshSeconds, sftpIdleUnmountSeconds };
 }
 
 function seconds(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {

@@ -32,7 +32,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
   if (loaded.tornTailBytes > 0) log.warn('dropping an unfinished last change from the state file', { bytes: loaded.tornTailBytes });
   const journal = await StateJournal.open(stateFile, () => volumes.values(), loaded);
   await fs.mkdirp(path.join(config.dataDir, 'keys'), { mode: 0o700 });
-  const sftp = new SftpBackend(config.dataDir, config.sftpDefaults, log);
+  const sftp = new SftpBackend(config.dataDir, config.sftpDefaults, log, config.sftpIdleUnmountSeconds);
   const backends = new BackendRegistry([new LocalBackend(config.dataDir, log), sftp]);
   const catalogue = await openCatalogue(config, sftp, log);
   const service = new VolumeService({
@@ -62,6 +62,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
       await closeServer(server);
       await recovery;
       await service.drain();
+      await service.releaseIdleMounts();
       await journal.close();
       await Promise.all(backends.all().map((backend) => backend.close?.()));
       await fs.rm(config.socketPath, { force: true });

@@ -25,6 +25,11 @@ export interface Backend {
   readonly kind: BackendKind;
   readonly options: OptionSchema;
   readonly refused: RefusedOptions;
+  /**
+   * Seconds the service waits after a volume's last Unmount before it calls unmount, for
+   * backends whose mounts are costly to make; a Mount meanwhile keeps the live one.
+   */
+  readonly idleUnmountSeconds?: number;
   /** Checks the options as a whole (required ones, combinations), after the allowlist. */
   checkSpec(spec: VolumeSpec): void;
   /**

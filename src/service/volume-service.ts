@@ -42,6 +42,8 @@ export interface VolumeServiceDeps {
  */
 export class VolumeService {
   private readonly lock = new KeyedMutex();
+  /** Volumes with no mount ID whose backend mount is kept for a while (idleUnmountSeconds). */
+  private readonly idle = new Map<string, NodeJS.Timeout>();
   private changes = 0;
   private readonly volumes: Map<string, VolumeRecord>;
 
@@ -114,6 +116,7 @@ export class VolumeService {
       }
       const catalogue = this.shared(record.backend, record.options);
       await catalogue?.checkRemovable(name);
+      await this.releaseIdle(name, record);
       await this.backend(record.backend).remove(this.spec(name, record.options));
       await catalogue?.withdraw(name);
       if (!this.volumes.has(name)) return;
@@ -136,6 +139,7 @@ export class VolumeService {
       const spec = this.spec(name, record.options);
       const backend = this.backend(record.backend);
       const first = mountCount(record) === 0;
+      this.keepIdle(name);
       // Always asked, not only on the first ID: the backend heals a mount that died.
       await backend.mount(spec);
       record.mounts[id] = (record.mounts[id] ?? 0) + 1;
@@ -171,9 +175,43 @@ export class VolumeService {
       }
       if (mountCount(record) === 0) {
         this.shared(record.backend, record.options)?.release(name);
-        await this.backend(record.backend).unmount(this.spec(name, record.options));
+        const backend = this.backend(record.backend);
+        const idleSeconds = backend.idleUnmountSeconds ?? 0;
+        if (idleSeconds > 0) this.idleFor(name, idleSeconds);
+        else await backend.unmount(this.spec(name, record.options));
       }
     });
+  }
+
+  /** At shutdown: no container uses an idle mount, so none is left behind. */
+  async releaseIdleMounts(): Promise<void> {
+    await Promise.all([...this.idle.keys()].map((name) => this.lock.run(name, () => this.releaseIdle(name, this.volumes.get(name)))));
+  }
+
+  private idleFor(name: string, seconds: number): void {
+    this.keepIdle(name);
+    const timer = setTimeout(() => void this.lock.run(name, () => this.releaseIdle(name, this.volumes.get(name), timer)), seconds * 1000);
+    timer.unref();
+    this.idle.set(name, timer);
+  }
+
+  /** A Mount during the idle time keeps the live backend mount. */
+  private keepIdle(name: string): void {
+    clearTimeout(this.idle.get(name));
+    this.idle.delete(name);
+  }
+
+  /** Under the volume's lock: unmounts an idle backend mount, if nothing mounted it since. */
+  private async releaseIdle(name: string, record: VolumeRecord | undefined, timer?: NodeJS.Timeout): Promise<void> {
+    const pending = this.idle.get(name);
+    if (pending === undefined || (timer !== undefined && timer !== pending)) return;
+    this.keepIdle(name);
+    if (record === undefined || mountCount(record) > 0) return;
+    try {
+      await this.backend(record.backend).unmount(this.spec(name, record.options));
+    } catch (error) {
+      this.deps.log.warn('idle mount not released', { volume: name, error: describe(error) });
+    }
   }
 
   path(rawName: unknown): string {
@@ -220,6 +258,7 @@ export class VolumeService {
       const record = this.volumes.get(name);
       if (record === undefined || this.shared(record.backend, record.options) === undefined || mountCount(record) > 0) return;
       if (this.deps.catalogue?.find(name) !== undefined) return;
+      await this.releaseIdle(name, record);
       this.volumes.delete(name);
       this.changes += 1;
       await this.deps.journal.remove(name);

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { loadStateFile } from '../../src/state/state-file';
 import { cleanup, DaemonProcess, makeDirs, mountsUnder } from '../support/daemon-process';
-import { installCredentials, processesOf, sftpOptions } from '../support/sftp-fixtures';
+import { eventually, installCredentials, processesOf, sftpOptions } from '../support/sftp-fixtures';
 import { TestSshd } from '../support/sshd';
 
 describe('concurrency (real daemon, real sshd)', function () {
@@ -14,7 +14,8 @@ describe('concurrency (real daemon, real sshd)', function () {
     sshd = await TestSshd.start();
     const dirs = makeDirs('dvs-conc');
     await installCredentials(sshd, dirs);
-    daemon = await DaemonProcess.start(dirs, { LOG_LEVEL: 'warn' });
+    // idle SFTP mounts are released 1 s after their last Unmount: the end state is checked after
+    daemon = await DaemonProcess.start(dirs, { LOG_LEVEL: 'warn', SFTP_IDLE_UNMOUNT: '1' });
   });
   after(async () => {
     await daemon.stop();
@@ -35,8 +36,16 @@ describe('concurrency (real daemon, real sshd)', function () {
     }
     await Promise.all(calls.map(({ name, id }) => daemon.client.unmount(name, id)));
     for (const name of names) assert.equal(((await daemon.client.get(name)).Status as { mounts: number }).mounts, 0, name);
-    assert.deepEqual(mountsUnder(daemon.dirs.mountRoot), []);
-    assert.equal(processesOf('sshfs').filter((pid) => fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(daemon.dirs.mountRoot)).length, 0);
+    // A second wave whose Mounts race the idle releases of the first
+    await Promise.all(calls.map(async ({ name, id }, i) => {
+      await new Promise((resolve) => setTimeout(resolve, 900 + (i % 10) * 25));
+      await daemon.client.mount(name, `${id}-again`);
+      await daemon.client.unmount(name, `${id}-again`);
+    }));
+    await eventually('idle mounts released, no sshfs left', () => {
+      assert.deepEqual(mountsUnder(daemon.dirs.mountRoot), []);
+      assert.equal(processesOf('sshfs').filter((pid) => fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(daemon.dirs.mountRoot)).length, 0);
+    }, 5000, 100);
     const state = await loadStateFile(path.join(daemon.dirs.dataDir, 'state.jsonl'));
     assert.ok([...state.values()].every((v) => Object.keys(v.mounts).length === 0));
     await Promise.all(names.map((name) => daemon.client.remove(name)));

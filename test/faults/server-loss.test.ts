@@ -25,7 +25,8 @@ describe('SFTP server loss while a container writes', function () {
     sshd = await TestSshd.start();
     const dirs = makeDirs('dvs-loss');
     await installCredentials(sshd, dirs);
-    daemon = await DaemonProcess.start(dirs, { LOG_LEVEL: 'warn' });
+    // what is checked here is the last Unmount against a lost server, so no idle time
+    daemon = await DaemonProcess.start(dirs, { LOG_LEVEL: 'warn', SFTP_IDLE_UNMOUNT: '0' });
   });
   afterEach(async () => {
     await daemon.stop();

@@ -15,6 +15,9 @@ const sshfsServing = (mountpoint: string): number[] =>
     }
   });
 
+/** SFTP_IDLE_UNMOUNT=0: the last Unmount stops sshfs before it returns. */
+const RELEASE_AT_ONCE = { SFTP_IDLE_UNMOUNT: '0' };
+
 describe('SFTP volumes against a real sshd and real sshfs mounts', function () {
   this.timeout(120_000);
   let sshd: TestSshd;
@@ -45,7 +48,7 @@ describe('SFTP volumes against a real sshd and real sshfs mounts', function () {
   });
 
   it('creates, mounts, writes, reads and unmounts, creating the remote directory', async () => {
-    const daemon = await startDaemon();
+    const daemon = await startDaemon(RELEASE_AT_ONCE);
     await daemon.client.create('basic', sftpOptions(sshd, 'basic'));
     assert.ok(fs.statSync(sshd.serverPath('basic')).isDirectory(), 'remote directory not created');
     const mountpoint = await daemon.client.mount('basic', 'c1');
@@ -356,7 +359,7 @@ describe('SFTP volumes against a real sshd and real sshfs mounts', function () {
   });
 
   it('adopts its live sshfs mounts after a kill -9, and leaves no orphan after Unmount', async () => {
-    const daemon = await startDaemon();
+    const daemon = await startDaemon(RELEASE_AT_ONCE);
     await daemon.client.create('survivor', sftpOptions(sshd, 'survivor'));
     const mountpoint = await daemon.client.mount('survivor', 'held');
     const fd = fs.openSync(path.join(mountpoint, 'open-file'), 'w');
@@ -369,6 +372,61 @@ describe('SFTP volumes against a real sshd and real sshfs mounts', function () {
     await daemon.client.unmount('survivor', 'held');
     assert.deepEqual(mountsUnder(mountpoint), []);
     assert.deepEqual(sshfsServing(mountpoint), []);
+  });
+
+  it('keeps sshfs for SFTP_IDLE_UNMOUNT seconds after the last Unmount, reuses it for the next Mount, then releases it', async () => {
+    const daemon = await startDaemon({ SFTP_IDLE_UNMOUNT: '3' });
+    await daemon.client.create('idle', sftpOptions(sshd, 'idle'));
+    const mountpoint = await daemon.client.mount('idle', 'c1');
+    const [pid] = sshfsServing(mountpoint);
+    assert.ok(pid !== undefined, 'no sshfs serves the mount');
+    await daemon.client.unmount('idle', 'c1');
+    const status = (await daemon.client.get('idle')).Status as Record<string, unknown>;
+    assert.deepEqual([status.mounts, status.connected], [0, true]);
+    assert.equal((await daemon.client.list()).find((v) => v.Name === 'idle')?.Mountpoint, undefined, 'List shows an idle volume as mounted');
+
+    await delay(1500);
+    assert.equal(await daemon.client.mount('idle', 'c2'), mountpoint);
+    assert.deepEqual(sshfsServing(mountpoint), [pid], 'the next Mount did not reuse the idle sshfs');
+    fs.writeFileSync(path.join(mountpoint, 'again'), 'reused');
+    assert.equal(fs.readFileSync(sshd.serverPath('idle', 'again'), 'utf8'), 'reused');
+    await daemon.client.unmount('idle', 'c2');
+    // the Mount restarted the idle time: still there 2 s after this Unmount (4.5 s after the first)
+    await delay(2000);
+    assert.deepEqual(sshfsServing(mountpoint), [pid], 'released before its idle time had passed since the last Unmount');
+    await eventually('idle sshfs released', () => {
+      assert.deepEqual(sshfsServing(mountpoint), []);
+      assert.deepEqual(mountsUnder(mountpoint), []);
+    }, 5000, 100);
+    assert.equal(((await daemon.client.get('idle')).Status as Record<string, unknown>).connected, false);
+  });
+
+  it('releases an idle mount at once for Remove, at a graceful stop, and after a kill -9', async () => {
+    const daemon = await startDaemon({ SFTP_IDLE_UNMOUNT: '600' });
+    for (const name of ['idle-rm', 'idle-stop']) {
+      await daemon.client.create(name, sftpOptions(sshd, name));
+      await daemon.client.mount(name, 'x');
+      await daemon.client.unmount(name, 'x');
+    }
+    const rmMountpoint = path.join(daemon.dirs.mountRoot, 'idle-rm');
+    assert.equal(sshfsServing(rmMountpoint).length, 1, 'not kept while idle');
+    await daemon.client.remove('idle-rm');
+    assert.deepEqual([sshfsServing(rmMountpoint), mountsUnder(rmMountpoint)], [[], []], 'Remove left the idle mount');
+    assert.ok(fs.existsSync(sshd.serverPath('idle-rm')), 'remote data deleted without remove=delete');
+
+    const stopMountpoint = path.join(daemon.dirs.mountRoot, 'idle-stop');
+    await daemon.stop();
+    assert.deepEqual([sshfsServing(stopMountpoint), mountsUnder(stopMountpoint)], [[], []], 'a graceful stop left the idle mount');
+
+    await daemon.start();
+    await daemon.client.mount('idle-stop', 'y');
+    await daemon.client.unmount('idle-stop', 'y');
+    assert.equal(sshfsServing(stopMountpoint).length, 1);
+    await daemon.kill9();
+    await daemon.start();
+    await eventually('the orphan of an idle mount detached after a restart', () => {
+      assert.deepEqual([sshfsServing(stopMountpoint), mountsUnder(stopMountpoint)], [[], []]);
+    }, 10_000, 100);
   });
 
   it('detaches a dead mount at start and mounts again when its ID is held', async () => {

@@ -69,6 +69,8 @@ describe('configuration', () => {
     assert.equal(config.dataDir, '/var/lib/docker-volume-sftp');
     assert.equal(config.mountRoot, '/mnt/volumes');
     assert.equal(config.logLevel, 'info');
+    assert.deepEqual([config.leaseTtlSeconds, config.catalogueRefreshSeconds, config.sftpIdleUnmountSeconds], [30, 10, 10]);
+    assert.equal(loadConfig({ SFTP_IDLE_UNMOUNT: '0' }).sftpIdleUnmountSeconds, 0);
   });
   it('names the variable that is wrong', () => {
     assert.throws(() => loadConfig({ PLUGIN_SOCKET: 'relative.sock' }), /PLUGIN_SOCKET must be an absolute path/);
@@ -76,6 +78,7 @@ describe('configuration', () => {
     assert.throws(() => loadConfig({ PLUGIN_DATA_DIR: '/' }), /PLUGIN_DATA_DIR must not be the root/);
     assert.throws(() => loadConfig({ PLUGIN_MOUNT_ROOT: '' }), /PLUGIN_MOUNT_ROOT must be an absolute path/);
     assert.throws(() => loadConfig({ LOG_LEVEL: 'loud' }), /LOG_LEVEL must be one of debug, info, warn, error/);
+    assert.throws(() => loadConfig({ SFTP_IDLE_UNMOUNT: '1.5' }), /SFTP_IDLE_UNMOUNT must be a whole number of seconds from 0 to 3600/);
   });
 });
 

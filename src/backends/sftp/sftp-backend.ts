@@ -43,6 +43,7 @@ export class SftpBackend implements Backend {
     dataDir: string,
     private readonly defaults: SftpDefaults,
     private readonly log: Logger,
+    readonly idleUnmountSeconds = 0,
   ) {
     checkSftpDefaults(defaults);
     this.keysDir = path.join(dataDir, 'keys');
