@@ -33,7 +33,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
   const journal = await StateJournal.open(stateFile, () => volumes.values(), loaded);
   await fs.mkdirp(path.join(config.dataDir, 'keys'), { mode: 0o700 });
   const sftp = new SftpBackend(config.dataDir, config.sftpDefaults, log, config.sftpIdleUnmountSeconds);
-  const backends = new BackendRegistry([new LocalBackend(config.dataDir, log), sftp]);
+  const backends = new BackendRegistry([new LocalBackend(config.dataDir, config.mountRoot, log), sftp]);
   const catalogue = await openCatalogue(config, sftp, log);
   const service = new VolumeService({
     volumes,

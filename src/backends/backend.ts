@@ -7,7 +7,7 @@ export type BackendKind = (typeof BACKEND_KINDS)[number];
 export interface VolumeSpec {
   readonly name: string;
   readonly options: VolumeOptions;
-  /** Where Docker will look for the data: always a directory under PLUGIN_MOUNT_ROOT. */
+  /** Where Docker will look for the data: always under PLUGIN_MOUNT_ROOT (see mountpointOf). */
   readonly mountpoint: string;
 }
 
@@ -30,6 +30,8 @@ export interface Backend {
    * backends whose mounts are costly to make; a Mount meanwhile keeps the live one.
    */
   readonly idleUnmountSeconds?: number;
+  /** The volume's mountpoint, when not PLUGIN_MOUNT_ROOT/NAME; the same for its whole life. */
+  mountpointOf?(name: string): string;
   /** Checks the options as a whole (required ones, combinations), after the allowlist. */
   checkSpec(spec: VolumeSpec): void;
   /**

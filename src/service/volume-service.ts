@@ -69,7 +69,7 @@ export class VolumeService {
       const catalogue = this.shared(kind, options);
       const listed = catalogue?.find(name);
       if (listed !== undefined && !sameOptions(listed.options, options)) throw storeConflict(listed);
-      const spec = this.spec(name, options);
+      const spec = this.spec(name, options, kind);
       backend.checkSpec(spec);
       const undoCreate = await backend.create(spec);
       let createdAt = new Date().toISOString();
@@ -117,7 +117,7 @@ export class VolumeService {
       const catalogue = this.shared(record.backend, record.options);
       await catalogue?.checkRemovable(name);
       await this.releaseIdle(name, record);
-      await this.backend(record.backend).remove(this.spec(name, record.options));
+      await this.backend(record.backend).remove(this.spec(name, record.options, record.backend));
       await catalogue?.withdraw(name);
       if (!this.volumes.has(name)) return;
       this.volumes.delete(name);
@@ -136,7 +136,7 @@ export class VolumeService {
     const name = checkVolumeName(rawName);
     return this.lock.run(name, async () => {
       const record = this.volumes.get(name) ?? (await this.adopt(name));
-      const spec = this.spec(name, record.options);
+      const spec = this.spec(name, record.options, record.backend);
       const backend = this.backend(record.backend);
       const first = mountCount(record) === 0;
       this.keepIdle(name);
@@ -178,7 +178,7 @@ export class VolumeService {
         const backend = this.backend(record.backend);
         const idleSeconds = backend.idleUnmountSeconds ?? 0;
         if (idleSeconds > 0) this.idleFor(name, idleSeconds);
-        else await backend.unmount(this.spec(name, record.options));
+        else await backend.unmount(this.spec(name, record.options, record.backend));
       }
     });
   }
@@ -208,7 +208,7 @@ export class VolumeService {
     this.keepIdle(name);
     if (record === undefined || mountCount(record) > 0) return;
     try {
-      await this.backend(record.backend).unmount(this.spec(name, record.options));
+      await this.backend(record.backend).unmount(this.spec(name, record.options, record.backend));
     } catch (error) {
       this.deps.log.warn('idle mount not released', { volume: name, error: describe(error) });
     }
@@ -216,13 +216,12 @@ export class VolumeService {
 
   path(rawName: unknown): string {
     const name = checkVolumeName(rawName);
-    this.known(name);
-    return this.mountpoint(name);
+    return this.mountpoint(name, this.known(name).backend);
   }
 
   get(rawName: unknown): VolumeDetails {
     const record = this.known(checkVolumeName(rawName));
-    const spec = this.spec(record.name, record.options);
+    const spec = this.spec(record.name, record.options, record.backend);
     const catalogue = this.shared(record.backend, record.options);
     const age = catalogue?.ageSeconds();
     return {
@@ -243,7 +242,7 @@ export class VolumeService {
   /** This host's volumes, and every volume of the default store's catalogue. */
   list(): VolumeSummary[] {
     const summaries = [...this.volumes.values()].map((record): VolumeSummary =>
-      mountCount(record) > 0 ? { name: record.name, mountpoint: this.mountpoint(record.name) } : { name: record.name },
+      mountCount(record) > 0 ? { name: record.name, mountpoint: this.mountpoint(record.name, record.backend) } : { name: record.name },
     );
     for (const name of this.deps.catalogue?.names() ?? []) if (!this.volumes.has(name)) summaries.push({ name });
     return summaries;
@@ -282,7 +281,7 @@ export class VolumeService {
         this.lock.run(record.name, async () => {
           try {
             const held = mountCount(record) > 0;
-            await this.backend(record.backend).recover(this.spec(record.name, record.options), held);
+            await this.backend(record.backend).recover(this.spec(record.name, record.options, record.backend), held);
             if (held) await this.shared(record.backend, record.options)?.hold(record.name);
           } catch (error) {
             this.deps.log.warn('recovery failed', { volume: record.name, error: describe(error) });
@@ -348,12 +347,12 @@ export class VolumeService {
     return backend;
   }
 
-  private mountpoint(name: string): string {
-    return pathUnder(this.deps.mountRoot, name);
+  private mountpoint(name: string, kind: VolumeRecord['backend']): string {
+    return this.deps.backends.get(kind)?.mountpointOf?.(name) ?? pathUnder(this.deps.mountRoot, name);
   }
 
-  private spec(name: string, options: VolumeOptions): VolumeSpec {
-    return { name, options, mountpoint: this.mountpoint(name) };
+  private spec(name: string, options: VolumeOptions, kind: VolumeRecord['backend']): VolumeSpec {
+    return { name, options, mountpoint: this.mountpoint(name, kind) };
   }
 }
 

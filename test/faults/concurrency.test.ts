@@ -29,7 +29,9 @@ describe('concurrency (real daemon, real sshd)', function () {
     const calls = Array.from({ length: 200 }, (_, i) => ({ name: names[i % 20]!, id: `container-${i}` }));
     await Promise.all(calls.map(({ name, id }) => daemon.client.mount(name, id)));
     for (const name of names) assert.equal(((await daemon.client.get(name)).Status as { mounts: number }).mounts, 10, name);
-    assert.equal(mountsUnder(daemon.dirs.mountRoot).length, 20);
+    // one sshfs per SFTP volume, and one shared bind that shows every local volume
+    const view = path.join(daemon.dirs.mountRoot, '.local');
+    assert.deepEqual(mountsUnder(daemon.dirs.mountRoot).sort(), [view, ...names.slice(0, 4).map((n) => path.join(daemon.dirs.mountRoot, n))].sort());
     for (const name of names.filter((n) => n.startsWith('sftp'))) {
       fs.writeFileSync(path.join(daemon.dirs.mountRoot, name, 'f'), name);
       assert.equal(fs.readFileSync(sshd.serverPath(name, 'f'), 'utf8'), name);
@@ -43,13 +45,14 @@ describe('concurrency (real daemon, real sshd)', function () {
       await daemon.client.unmount(name, `${id}-again`);
     }));
     await eventually('idle mounts released, no sshfs left', () => {
-      assert.deepEqual(mountsUnder(daemon.dirs.mountRoot), []);
+      assert.deepEqual(mountsUnder(daemon.dirs.mountRoot), [view]);
       assert.equal(processesOf('sshfs').filter((pid) => fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(daemon.dirs.mountRoot)).length, 0);
     }, 5000, 100);
     const state = await loadStateFile(path.join(daemon.dirs.dataDir, 'state.jsonl'));
     assert.ok([...state.values()].every((v) => Object.keys(v.mounts).length === 0));
     await Promise.all(names.map((name) => daemon.client.remove(name)));
-    assert.deepEqual(fs.readdirSync(daemon.dirs.mountRoot), []);
+    assert.deepEqual(fs.readdirSync(daemon.dirs.mountRoot), ['.local']);
+    assert.deepEqual(fs.readdirSync(view), []);
   });
 
   it('settles Creates and Removes racing on one name to a consistent end', async () => {

@@ -15,6 +15,8 @@ describe('volume service with the local backend (real daemon, real bind mounts)'
     cleanup(daemon.dirs.base);
   });
   const dataOf = (name: string) => path.join(daemon.dirs.dataDir, 'volumes', name);
+  const view = () => path.join(daemon.dirs.mountRoot, '.local');
+  const viewOf = (name: string) => path.join(view(), name);
 
   describe('create', () => {
     it('is idempotent with the same options and refuses different ones', async () => {
@@ -51,23 +53,41 @@ describe('volume service with the local backend (real daemon, real bind mounts)'
   });
 
   describe('mount', () => {
-    it('bind-mounts the data directory at the mountpoint and releases it on the last unmount', async () => {
+    it('shows the data directory at its mountpoint through one shared bind, with no mount per volume', async () => {
       await daemon.client.create('bound');
+      await daemon.client.create('other');
       const mountpoint = await daemon.client.mount('bound', 'c1');
-      assert.equal(mountpoint, path.join(daemon.dirs.mountRoot, 'bound'));
-      assert.deepEqual(mountsUnder(mountpoint), [mountpoint]);
+      assert.equal(mountpoint, viewOf('bound'));
+      assert.deepEqual(mountsUnder(daemon.dirs.mountRoot), [view()], 'not exactly one shared bind');
       fs.writeFileSync(path.join(mountpoint, 'hello.txt'), 'hi');
       assert.equal(fs.readFileSync(path.join(dataOf('bound'), 'hello.txt'), 'utf8'), 'hi');
+      assert.equal(fs.statSync(mountpoint).ino, fs.statSync(dataOf('bound')).ino);
 
       assert.equal(await daemon.client.mount('bound', 'c1'), mountpoint); // same ID twice: docker cp, retries
       await daemon.client.mount('bound', 'c2');
+      assert.equal(await daemon.client.mount('other', 'c3'), viewOf('other'));
       assert.equal(((await daemon.client.get('bound')).Status as { mounts: number }).mounts, 3);
       await daemon.client.unmount('bound', 'c1');
       await daemon.client.unmount('bound', 'c2');
-      assert.deepEqual(mountsUnder(mountpoint), [mountpoint], 'released while c1 still holds one mount');
       await daemon.client.unmount('bound', 'c1');
-      assert.deepEqual(mountsUnder(mountpoint), []);
+      await daemon.client.unmount('other', 'c3');
+      assert.equal(((await daemon.client.get('bound')).Status as { mounts: number }).mounts, 0);
+      assert.deepEqual(mountsUnder(daemon.dirs.mountRoot), [view()], 'the shared bind is kept for the next Mount');
       assert.equal(fs.readFileSync(path.join(dataOf('bound'), 'hello.txt'), 'utf8'), 'hi');
+    });
+
+    it('detaches a per-volume bind mount left by an earlier version at start, and keeps the data', async () => {
+      await daemon.client.create('legacy');
+      fs.writeFileSync(path.join(dataOf('legacy'), 'keep'), 'x');
+      const old = path.join(daemon.dirs.mountRoot, 'legacy');
+      fs.mkdirSync(old, { recursive: true });
+      execFileSync('mount', ['--bind', dataOf('legacy'), old]);
+      await daemon.stop();
+      await daemon.start();
+      await daemon.waitForLog((entry) => entry.msg === 'detaching the per-volume bind mount of an earlier version');
+      assert.deepEqual(mountsUnder(old), []);
+      assert.equal(fs.existsSync(old), false, 'its empty mountpoint directory is left');
+      assert.equal(fs.readFileSync(path.join(await daemon.client.mount('legacy', 'x'), 'keep'), 'utf8'), 'x');
     });
 
     it('refuses Unmount of an ID that holds no mount and never counts below zero', async () => {
@@ -84,22 +104,23 @@ describe('volume service with the local backend (real daemon, real bind mounts)'
       await daemon.client.create('busy');
       const ids = Array.from({ length: 300 }, (_, i) => `container-${i}`);
       const mountpoints = await Promise.all(ids.map((id) => daemon.client.mount('busy', id)));
-      assert.ok(mountpoints.every((m) => m === path.join(daemon.dirs.mountRoot, 'busy')));
+      assert.ok(mountpoints.every((m) => m === viewOf('busy')));
       assert.equal(((await daemon.client.get('busy')).Status as { mounts: number }).mounts, 300);
-      assert.equal(mountsUnder(daemon.dirs.mountRoot).length, 1);
+      assert.deepEqual(mountsUnder(daemon.dirs.mountRoot), [view()]);
       await Promise.all(ids.map((id) => daemon.client.unmount('busy', id)));
       assert.equal(((await daemon.client.get('busy')).Status as { mounts: number }).mounts, 0);
-      assert.deepEqual(mountsUnder(daemon.dirs.mountRoot), []);
+      assert.deepEqual(mountsUnder(daemon.dirs.mountRoot), [view()]);
       const state = await loadStateFile(path.join(daemon.dirs.dataDir, 'state.jsonl'));
       assert.deepEqual({ ...state.get('busy')?.mounts }, {});
     });
 
     it('serves other volumes while one is busy', async () => {
       await Promise.all(Array.from({ length: 20 }, (_, i) => daemon.client.create(`par${i}`)));
-      await Promise.all(Array.from({ length: 20 }, (_, i) => daemon.client.mount(`par${i}`, 'x')));
-      assert.equal(mountsUnder(daemon.dirs.mountRoot).length, 20);
+      const mountpoints = await Promise.all(Array.from({ length: 20 }, (_, i) => daemon.client.mount(`par${i}`, 'x')));
+      assert.deepEqual(mountpoints, Array.from({ length: 20 }, (_, i) => viewOf(`par${i}`)));
+      assert.deepEqual(mountsUnder(daemon.dirs.mountRoot), [view()]);
       await Promise.all(Array.from({ length: 20 }, (_, i) => daemon.client.unmount(`par${i}`, 'x')));
-      assert.equal(mountsUnder(daemon.dirs.mountRoot).length, 0);
+      for (let i = 0; i < 20; i += 1) assert.equal(((await daemon.client.get(`par${i}`)).Status as { mounts: number }).mounts, 0);
     });
   });
 
@@ -117,10 +138,13 @@ describe('volume service with the local backend (real daemon, real bind mounts)'
     it('is refused when something is still mounted there outside the plugin, and keeps the data', async () => {
       await daemon.client.create('sneaky');
       fs.writeFileSync(path.join(dataOf('sneaky'), 'keep'), 'x');
-      const target = path.join(daemon.dirs.mountRoot, 'sneaky');
-      fs.mkdirSync(target, { recursive: true });
-      execFileSync('mount', ['--bind', dataOf('sneaky'), target]);
+      // e.g. an admin's bind of something else over the volume's mountpoint
+      const target = (await daemon.client.ok('/VolumeDriver.Path', { Name: 'sneaky' })).Mountpoint as string;
+      await daemon.client.mount('sneaky', 'x');
+      await daemon.client.unmount('sneaky', 'x');
+      execFileSync('mount', ['--bind', daemon.dirs.base, target]);
       assert.match(await daemon.client.err('/VolumeDriver.Remove', { Name: 'sneaky' }), /still mounted at/);
+      execFileSync('umount', [target]);
       assert.ok(fs.existsSync(path.join(dataOf('sneaky'), 'keep')));
     });
 

@@ -33,10 +33,10 @@ describe('protocol, as the engine speaks it (real daemon process)', function () 
     assert.ok(!Number.isNaN(Date.parse(volume.CreatedAt as string)));
     assert.match(volume.CreatedAt as string, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/);
     assert.deepEqual(volume.Status, { backend: 'local', mounts: 0, options: 'none', path: `${daemon.dirs.dataDir}/volumes/proto1` });
-    assert.equal((await c.ok('/VolumeDriver.Path', { Name: 'proto1' })).Mountpoint, `${daemon.dirs.mountRoot}/proto1`);
-    assert.equal(await c.mount('proto1', 'id-1'), `${daemon.dirs.mountRoot}/proto1`);
+    assert.equal((await c.ok('/VolumeDriver.Path', { Name: 'proto1' })).Mountpoint, `${daemon.dirs.mountRoot}/.local/proto1`);
+    assert.equal(await c.mount('proto1', 'id-1'), `${daemon.dirs.mountRoot}/.local/proto1`);
     assert.equal(((await c.get('proto1')).Status as Record<string, unknown>).mounts, 1);
-    assert.deepEqual(await c.list(), [{ Name: 'proto1', Mountpoint: `${daemon.dirs.mountRoot}/proto1` }]);
+    assert.deepEqual(await c.list(), [{ Name: 'proto1', Mountpoint: `${daemon.dirs.mountRoot}/.local/proto1` }]);
     await c.unmount('proto1', 'id-1');
     await c.remove('proto1');
     assert.deepEqual(await c.list(), []);

@@ -19,22 +19,38 @@ const LOCAL_OPTIONS: OptionSchema = {
   mode: fileMode,
 };
 
+/** Below PLUGIN_MOUNT_ROOT; no volume can have this name (names start with a letter or digit). */
+export const LOCAL_VIEW = '.local';
+
 /**
- * Volumes in directories under PLUGIN_DATA_DIR/volumes, bind-mounted at their mountpoint
- * under PLUGIN_MOUNT_ROOT (the managed plugin's propagatedMount).
+ * Volumes in directories under PLUGIN_DATA_DIR/volumes. That directory is bind-mounted once,
+ * at PLUGIN_MOUNT_ROOT/.local (the managed plugin's propagatedMount), so each volume's
+ * mountpoint PLUGIN_MOUNT_ROOT/.local/NAME is its directory: Mount and Unmount start no
+ * mount(8) process and cost the same at any number of volumes.
  */
 export class LocalBackend implements Backend {
   readonly kind = 'local' as const;
   readonly options = LOCAL_OPTIONS;
   readonly refused = {};
   private readonly volumesDir: string;
+  private readonly viewDir: string;
+  private viewReady: Promise<void> | undefined;
 
-  constructor(dataDir: string, private readonly log: Logger) {
+  constructor(
+    dataDir: string,
+    private readonly mountRoot: string,
+    private readonly log: Logger,
+  ) {
     this.volumesDir = path.join(dataDir, 'volumes');
+    this.viewDir = path.join(mountRoot, LOCAL_VIEW);
   }
 
   dataPath(spec: VolumeSpec): string {
     return pathUnder(this.volumesDir, spec.name);
+  }
+
+  mountpointOf(name: string): string {
+    return pathUnder(this.viewDir, name);
   }
 
   checkSpec(): void {}
@@ -64,12 +80,11 @@ export class LocalBackend implements Backend {
 
   async remove(spec: VolumeSpec): Promise<void> {
     const dir = this.dataPath(spec);
-    const busy = [...(await mountsAtOrUnder(spec.mountpoint)), ...(await mountsAtOrUnder(dir))];
+    const busy = [...(await mountsAtOrUnder(spec.mountpoint)), ...(await mountsAtOrUnder(dir)), ...(await mountsAtOrUnder(this.legacyMountpoint(spec)))];
     if (busy.length > 0) {
       throw new PluginError('IN_USE', `volume ${spec.name} is still mounted at ${busy[0]?.mountPoint}; its data was not deleted`);
     }
     await fs.rm(dir, { recursive: true, force: true });
-    await removeEmptyDir(spec.mountpoint);
   }
 
   async mount(spec: VolumeSpec): Promise<void> {
@@ -77,24 +92,47 @@ export class LocalBackend implements Backend {
     if (!(await fs.pathExists(dir))) {
       throw new PluginError('BACKEND_FAILED', `the data directory of volume ${spec.name} (${dir}) is missing; remove the volume and create it again`);
     }
-    if (dir === spec.mountpoint || (await isMountPoint(spec.mountpoint))) return;
-    await fs.mkdirp(spec.mountpoint);
-    await bindMount(dir, spec.mountpoint);
+    await this.ensureView();
   }
 
-  async unmount(spec: VolumeSpec): Promise<void> {
-    if (this.dataPath(spec) === spec.mountpoint) return;
-    if (await isMountPoint(spec.mountpoint)) await unmount(spec.mountpoint);
-    await removeEmptyDir(spec.mountpoint);
-  }
+  /** Nothing per volume to release: the shared view stays for the other volumes. */
+  async unmount(): Promise<void> {}
 
   status(spec: VolumeSpec): StatusMap {
     return { path: this.dataPath(spec) };
   }
 
   async recover(spec: VolumeSpec, held: boolean): Promise<void> {
+    // Versions before the shared view bind-mounted each volume at PLUGIN_MOUNT_ROOT/NAME.
+    const legacy = this.legacyMountpoint(spec);
+    if (await isMountPoint(legacy)) {
+      this.log.info('detaching the per-volume bind mount of an earlier version', { volume: spec.name });
+      await unmount(legacy);
+    }
+    await removeEmptyDir(legacy);
     if (held) await this.mount(spec);
-    else await this.unmount(spec);
+  }
+
+  private legacyMountpoint(spec: VolumeSpec): string {
+    return pathUnder(this.mountRoot, spec.name);
+  }
+
+  /** Once per process: the bind of the volumes directory at PLUGIN_MOUNT_ROOT/.local. */
+  private ensureView(): Promise<void> {
+    this.viewReady ??= this.makeView().catch((error: unknown) => {
+      this.viewReady = undefined;
+      throw error;
+    });
+    return this.viewReady;
+  }
+
+  private async makeView(): Promise<void> {
+    await fs.mkdirp(this.volumesDir);
+    // Kept from an earlier process of this plugin (same host namespace), or made now.
+    if (await isMountPoint(this.viewDir)) return;
+    await fs.mkdirp(this.viewDir);
+    await bindMount(this.volumesDir, this.viewDir);
+    this.log.info('local volumes shown at their mountpoints', { source: this.volumesDir, view: this.viewDir });
   }
 
   private async applyOwnership(dir: string, spec: VolumeSpec): Promise<void> {
