@@ -36,8 +36,8 @@ export async function isMountPoint(dir: string): Promise<boolean> {
   return (await readMounts()).some((entry) => entry.mountPoint === dir);
 }
 
-/** Mounts at `dir` or anywhere below it. */
-export async function mountsAtOrUnder(dir: string): Promise<MountEntry[]> {
-  const prefix = dir.endsWith('/') ? dir : `${dir}/`;
-  return (await readMounts()).filter((entry) => entry.mountPoint === dir || entry.mountPoint.startsWith(prefix));
+/** Mounts at any of `dirs` or anywhere below them, from one read of the mount table. */
+export async function mountsAtOrUnder(...dirs: string[]): Promise<MountEntry[]> {
+  const prefixes = dirs.map((dir) => (dir.endsWith('/') ? dir : `${dir}/`));
+  return (await readMounts()).filter((entry) => dirs.includes(entry.mountPoint) || prefixes.some((prefix) => entry.mountPoint.startsWith(prefix)));
 }

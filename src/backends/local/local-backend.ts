@@ -80,7 +80,7 @@ export class LocalBackend implements Backend {
 
   async remove(spec: VolumeSpec): Promise<void> {
     const dir = this.dataPath(spec);
-    const busy = [...(await mountsAtOrUnder(spec.mountpoint)), ...(await mountsAtOrUnder(dir)), ...(await mountsAtOrUnder(this.legacyMountpoint(spec)))];
+    const busy = await mountsAtOrUnder(spec.mountpoint, dir, this.legacyMountpoint(spec));
     if (busy.length > 0) {
       throw new PluginError('IN_USE', `volume ${spec.name} is still mounted at ${busy[0]?.mountPoint}; its data was not deleted`);
     }

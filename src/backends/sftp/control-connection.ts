@@ -107,6 +107,7 @@ const wrap = (error: unknown, target: ControlTarget): PluginError =>
 async function connectOnce(target: ControlTarget, onClosed: () => void): Promise<Connected> {
   // The library's default listeners print plain text to stdout, among our JSON lines.
   const client = new (sftpClientClass())('docker-volume-sftp', { error: onClosed, end: onClosed, close: onClosed });
+  disableNagle(client);
   // Filled by the verifier during the handshake.
   const seen: { key?: HostKey; verdict: 'trusted' | 'revoked' | 'unknown' } = { verdict: 'unknown' };
   const secrets = await readSecrets(target);
@@ -132,6 +133,23 @@ async function connectOnce(target: ControlTarget, onClosed: () => void): Promise
   }
   if (seen.key === undefined) throw new PluginError('REMOTE_HOSTKEY', `${target.host}:${target.port} offered no host key`);
   return { client, sftp, hostKey: seen.key };
+}
+
+/** The ssh2 client inside ssh2-sftp-client (not in its type declarations). */
+interface SshSocketControl {
+  once(event: 'connect', listener: () => void): unknown;
+  setNoDelay(noDelay: boolean): unknown;
+}
+
+/**
+ * ssh2 leaves Nagle's algorithm on, and without its optional native crypto addon (the plugin
+ * image installs no compiler) it writes each packet in several pieces: every request then
+ * waits for the server's delayed ACK. Measured: a Create on a pooled connection took 230 ms
+ * with Nagle on, 10-20 ms with it off; the handshake 720 ms, then about 200 ms.
+ */
+function disableNagle(client: SftpClient): void {
+  const ssh = (client as unknown as { client?: SshSocketControl }).client;
+  ssh?.once('connect', () => ssh.setNoDelay(true));
 }
 
 function judge(target: ControlTarget, key: HostKey): 'trusted' | 'revoked' | 'unknown' {
