@@ -9,52 +9,13 @@ import * as fsp from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import SftpClient from 'ssh2-sftp-client';
-import { TestSshd, forceUnmount, isSshfsMounted, sshFingerprint } from '../support/sshd';
+import { eventually } from '../support/eventually';
+import { TestSshd, forceUnmount, isSshfsMounted, run, sshFingerprint } from '../support/sshd';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-interface Ran {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/**
- * Run a command with an argument array and a hard timeout (SIGKILL: a process blocked in a
- * FUSE request ignores SIGTERM). All I/O through sshfs mounts goes through this, so a hung
- * mount can never wedge the test process's own thread pool.
- */
-function run(cmd: string, args: string[], opts: { timeoutMs?: number; input?: string } = {}): Promise<Ran> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 10_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.on('error', () => undefined); // EPIPE if the child exits without reading stdin
-    child.stdin.end(opts.input ?? '');
-  });
-}
-
-async function retry<T>(what: string, timeoutMs: number, fn: () => Promise<T>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      return await fn();
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline) throw new Error(`${what}: still failing after ${timeoutMs} ms: ${String(last)}`);
-    await sleep(250);
-  }
-}
+/** The harness's old pace: a condition re-checked every 250 ms. */
+const retry = <T>(what: string, timeoutMs: number, probe: () => Promise<T>): Promise<T> => eventually(what, probe, timeoutMs, 250);
 
 /** A foreground sshfs (-f) we own: the mount and the process, cleaned up in after hooks. */
 class SshfsMount {

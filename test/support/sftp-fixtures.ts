@@ -27,19 +27,7 @@ export function sftpOptions(sshd: TestSshd, remoteDir: string, extra: Record<str
   };
 }
 
-export async function eventually<T>(what: string, probe: () => T | Promise<T>, timeoutMs = 5000, stepMs = 20): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      return await probe();
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline) throw new Error(`${what} did not happen within ${timeoutMs} ms: ${String(last)}`);
-    await new Promise((resolve) => setTimeout(resolve, stepMs));
-  }
-}
+export { eventually } from './eventually';
 
 /** PIDs of every process whose argv names `program`. */
 export function processesOf(program: string): number[] {

@@ -41,28 +41,36 @@ export interface SshdOptions {
   readyTimeoutMs?: number;
 }
 
-interface RunResult {
+export interface RunResult {
   code: number | null;
   stdout: string;
   stderr: string;
 }
 
-function run(cmd: string, args: string[], input?: string): Promise<RunResult> {
+/**
+ * Runs a command with an argument array, `input` on stdin, and a hard timeout (SIGKILL: a
+ * process blocked in a FUSE request ignores SIGTERM), so a hung mount never wedges a test.
+ */
+export function run(cmd: string, args: string[], opts: { input?: string | undefined; timeoutMs?: number } = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const timer = opts.timeoutMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs);
     child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
     child.stdin.on('error', () => undefined); // a program that exits without reading stdin
-    child.stdin.end(input ?? '');
+    child.stdin.end(opts.input ?? '');
   });
 }
 
 async function runOk(cmd: string, args: string[], input?: string): Promise<string> {
-  const r = await run(cmd, args, input);
+  const r = await run(cmd, args, { input });
   if (r.code !== 0) {
     throw new Error(`${cmd} ${args.join(' ')} exited ${String(r.code)}: ${r.stderr.trim()}`);
   }
@@ -183,7 +191,7 @@ function ensurePrereqs(): Promise<void> {
     // A fresh useradd leaves "!" in shadow, which sshd (UsePAM no) treats as locked even for
     // public keys. chpasswd replaces it with a real hash: unlocked, and password auth works.
     for (let attempt = 0; ; attempt++) {
-      const r = await run('chpasswd', [], `${TEST_USER}:${TEST_PASSWORD}\n`);
+      const r = await run('chpasswd', [], { input: `${TEST_USER}:${TEST_PASSWORD}\n` });
       if (r.code === 0) break;
       if (attempt >= 20) throw new Error(`chpasswd failed: ${r.stderr}`);
       await sleep(100);

@@ -3,6 +3,7 @@
  * never a shell string on the host. Every call has a timeout and captures its output.
  */
 import { spawn, spawnSync } from 'node:child_process';
+import { eventually as retryUntil } from '../../support/eventually';
 
 export interface ProcResult {
   code: number | null;
@@ -89,17 +90,6 @@ export function tail(text: string, lines: number): string {
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** Polls `probe` until it returns without throwing; rethrows the last error after `timeoutMs`. */
-export async function eventually<T>(what: string, probe: () => T | Promise<T>, timeoutMs = 10_000, stepMs = 100): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      return await probe();
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline) throw new Error(`${what} did not happen within ${timeoutMs} ms: ${last instanceof Error ? last.message : String(last)}`);
-    await sleep(stepMs);
-  }
-}
+/** `eventually` with the end-to-end tier's pace: engines answer in seconds, not milliseconds. */
+export const eventually = <T>(what: string, probe: () => T | Promise<T>, timeoutMs = 10_000, stepMs = 100): Promise<T> =>
+  retryUntil(what, probe, timeoutMs, stepMs);
