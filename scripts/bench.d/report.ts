@@ -352,7 +352,7 @@ export function renderReport(results: Results, dir: string): void {
     '',
     `Machine: ${Object.entries(results.machine).map(([k, v]) => `${k} ${v}`).join('; ')}.`,
     '',
-    'Run it again with `scripts/bench` (full, about 90 minutes) or `scripts/bench --quick` (small sizes, few repeats); `scripts/bench --help` lists the options. ' +
+    'Run it again with `scripts/bench` (full, about an hour) or `scripts/bench --quick` (small sizes, few repeats); `scripts/bench --help` lists the options. ' +
       'It needs root, starts its own engine, sshd and plugins under /run/dvs-bench and stops them at the end.',
     '',
     '**Reading the tables.** Each cell is `median · ratio to the best peer in that column · ±spread`. The best peer is in bold and has 1.00×. ' +
