@@ -116,7 +116,7 @@ export class VolumeService {
       }
       const catalogue = this.shared(record.backend, record.options);
       await catalogue?.checkRemovable(name);
-      await this.releaseIdle(name, record);
+      await this.releaseIdle(name);
       await this.backend(record.backend).remove(this.spec(name, record.options, record.backend));
       await catalogue?.withdraw(name);
       if (!this.volumes.has(name)) return;
@@ -139,7 +139,7 @@ export class VolumeService {
       const spec = this.spec(name, record.options, record.backend);
       const backend = this.backend(record.backend);
       const first = mountCount(record) === 0;
-      this.keepIdle(name);
+      this.cancelIdleRelease(name);
       // Always asked, not only on the first ID: the backend heals a mount that died.
       await backend.mount(spec);
       record.mounts[id] = (record.mounts[id] ?? 0) + 1;
@@ -185,27 +185,28 @@ export class VolumeService {
 
   /** At shutdown: no container uses an idle mount, so none is left behind. */
   async releaseIdleMounts(): Promise<void> {
-    await Promise.all([...this.idle.keys()].map((name) => this.lock.run(name, () => this.releaseIdle(name, this.volumes.get(name)))));
+    await Promise.all([...this.idle.keys()].map((name) => this.lock.run(name, () => this.releaseIdle(name))));
   }
 
   private idleFor(name: string, seconds: number): void {
-    this.keepIdle(name);
-    const timer = setTimeout(() => void this.lock.run(name, () => this.releaseIdle(name, this.volumes.get(name), timer)), seconds * 1000);
+    this.cancelIdleRelease(name);
+    const timer = setTimeout(() => void this.lock.run(name, () => this.releaseIdle(name, timer)), seconds * 1000);
     timer.unref();
     this.idle.set(name, timer);
   }
 
   /** A Mount during the idle time keeps the live backend mount. */
-  private keepIdle(name: string): void {
+  private cancelIdleRelease(name: string): void {
     clearTimeout(this.idle.get(name));
     this.idle.delete(name);
   }
 
   /** Under the volume's lock: unmounts an idle backend mount, if nothing mounted it since. */
-  private async releaseIdle(name: string, record: VolumeRecord | undefined, timer?: NodeJS.Timeout): Promise<void> {
+  private async releaseIdle(name: string, timer?: NodeJS.Timeout): Promise<void> {
     const pending = this.idle.get(name);
     if (pending === undefined || (timer !== undefined && timer !== pending)) return;
-    this.keepIdle(name);
+    this.cancelIdleRelease(name);
+    const record = this.volumes.get(name);
     if (record === undefined || mountCount(record) > 0) return;
     try {
       await this.backend(record.backend).unmount(this.spec(name, record.options, record.backend));
@@ -257,7 +258,7 @@ export class VolumeService {
       const record = this.volumes.get(name);
       if (record === undefined || this.shared(record.backend, record.options) === undefined || mountCount(record) > 0) return;
       if (this.deps.catalogue?.find(name) !== undefined) return;
-      await this.releaseIdle(name, record);
+      await this.releaseIdle(name);
       this.volumes.delete(name);
       this.changes += 1;
       await this.deps.journal.remove(name);
