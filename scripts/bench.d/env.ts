@@ -12,6 +12,7 @@ import readline from 'node:readline';
 import { TestSshd } from '../../test/support/sshd';
 import { descendants, processes, rssMB } from './lib/procfs';
 import { removeStaleLegacySockets } from '../../test/support/legacy-plugin-sockets';
+import { readFileFrom } from '../../test/support/read-from';
 import { log, run, runOk, runSync, sleep, type RunOptions, type RunResult } from './lib/proc';
 
 export const REPO = path.resolve(__dirname, '..', '..');
@@ -304,15 +305,7 @@ export class World {
   pluginCalls(offset: number): { call: string; volume: string; ms: number }[] {
     let text: string;
     try {
-      const fd = fs.openSync(this.engineLog, 'r');
-      try {
-        const size = fs.fstatSync(fd).size;
-        const buffer = Buffer.alloc(Math.max(0, size - offset));
-        fs.readSync(fd, buffer, 0, buffer.length, offset);
-        text = buffer.toString('utf8');
-      } finally {
-        fs.closeSync(fd);
-      }
+      text = readFileFrom(this.engineLog, offset);
     } catch {
       return [];
     }

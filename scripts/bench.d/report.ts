@@ -9,8 +9,8 @@ import { TESTS } from './data-path';
 import { OPS } from './docker-ops';
 import { PEERS, type PeerId } from './env';
 import type { Figure, Results } from './lib/results';
-import { quantile, summarize } from './lib/stats';
-import { barChart, formatValue, type Bar, type Panel } from './lib/svg';
+import { fmt, quantile, summarize } from './lib/stats';
+import { barChart, type Bar, type Panel } from './lib/svg';
 
 const EXTRA: Record<string, { label: string; short: string; color: string }> = {
   'no volume': { label: 'no volume (floor)', short: 'no volume', color: '#c7c7c7' },
@@ -80,7 +80,7 @@ function cell(figures: Figures, section: string, test: string, peer: string, pee
   const ratioText = Number.isFinite(ratio) ? `${ratio.toFixed(2)}×` : '';
   const mark = Math.abs(ratio - 1) < 1e-9 ? '**' : '';
   const spread = s.n > 1 ? ` ±${(s.spread * 100).toFixed(0)}%` : '';
-  return `${mark}${formatValue(s.median)}${mark} · ${ratioText}${spread}`;
+  return `${mark}${fmt(s.median)}${mark} · ${ratioText}${spread}`;
 }
 
 // ------------------------------------------------------------------ targets
@@ -102,12 +102,12 @@ function evaluateTargets(f: Figures): TargetRow[] {
     const which = rawPeers.find((p) => f.median('data-0', test, p) === bestRaw) ?? '?';
     rows.push({
       target: `SFTP ${test} ≥ 0.9× best raw sshfs (loopback)`,
-      measured: `${formatValue(ours)} vs ${formatValue(bestRaw)} MB/s (${peerInfo(which).short}) = ${(ours / bestRaw).toFixed(2)}×`,
+      measured: `${fmt(ours)} vs ${fmt(bestRaw)} MB/s (${peerInfo(which).short}) = ${(ours / bestRaw).toFixed(2)}×`,
       met: verdict(ours >= 0.9 * bestRaw, ours / bestRaw),
     });
     rows.push({
       target: `SFTP ${test} ≥ 1.5× sshfs defaults (loopback)`,
-      measured: `${formatValue(ours)} vs ${formatValue(defaults)} MB/s = ${(ours / defaults).toFixed(2)}×`,
+      measured: `${fmt(ours)} vs ${fmt(defaults)} MB/s = ${(ours / defaults).toFixed(2)}×`,
       met: verdict(ours >= 1.5 * defaults, ours / defaults),
     });
   }
@@ -134,7 +134,7 @@ function evaluateTargets(f: Figures): TargetRow[] {
     for (const [calls, limit] of [[['Get', 'List', 'Path', 'Capabilities'], 2], [['Create', 'Mount', 'Unmount', 'Remove'], 10]] as const) {
       for (const call of calls) {
         const p99 = f.median('control-p99', call, String(top));
-        rows.push({ target: `${call} p99 ≤ ${limit} ms at ${top} volumes${limit === 10 ? ' (local backend)' : ''}`, measured: `${formatValue(p99)} ms`, met: verdict(p99 <= limit, p99) });
+        rows.push({ target: `${call} p99 ≤ ${limit} ms at ${top} volumes${limit === 10 ? ' (local backend)' : ''}`, measured: `${fmt(p99)} ms`, met: verdict(p99 <= limit, p99) });
       }
     }
   }
@@ -143,7 +143,7 @@ function evaluateTargets(f: Figures): TargetRow[] {
     const local = f.median(section, OPS.create, 'local-driver');
     rows.push({
       target: `\`docker volume create\` within 1.2× of the local driver (${section === 'volume-cli' ? 'CLI' : 'API request, no CLI start-up'})`,
-      measured: `ours local ${formatValue(ours)} ms vs ${formatValue(local)} ms = ${(ours / local).toFixed(2)}×; ours SFTP ${formatValue(f.median(section, OPS.create, 'ours-sftp'))} ms`,
+      measured: `ours local ${fmt(ours)} ms vs ${fmt(local)} ms = ${(ours / local).toFixed(2)}×; ours SFTP ${fmt(f.median(section, OPS.create, 'ours-sftp'))} ms`,
       met: verdict(ours <= 1.2 * local, ours / local),
     });
   }
@@ -152,14 +152,14 @@ function evaluateTargets(f: Figures): TargetRow[] {
     const local = f.median('mount', test, 'local-driver');
     rows.push({
       target: `${test === OPS.runRepeat ? 'repeated' : 'first'} \`docker run -v\` on SFTP ≤ ${limit} ms slower than the local driver`,
-      measured: `${formatValue(ours)} vs ${formatValue(local)} ms: +${formatValue(ours - local)} ms`,
+      measured: `${fmt(ours)} vs ${fmt(local)} ms: +${fmt(ours - local)} ms`,
       met: verdict(ours - local <= limit, ours - local),
     });
   }
   const memStates = [...new Set(f.results.figures.filter((x) => x.section === 'memory' && / volumes$/.test(x.test)).map((x) => x.test))];
   for (const state of memStates) {
     const rss = f.median('memory', state, 'ours');
-    rows.push({ target: `plugin RSS ≤ 80 MB at ${state}`, measured: `${formatValue(rss)} MB`, met: verdict(rss <= 80, rss) });
+    rows.push({ target: `plugin RSS ≤ 80 MB at ${state}`, measured: `${fmt(rss)} MB`, met: verdict(rss <= 80, rss) });
   }
   return rows;
 }
@@ -205,12 +205,12 @@ function writeCharts(f: Figures, dir: string, subtitle: string): string[] {
           label: call,
           value: f.median('control-p99', call, count),
           color: name === 'reads' ? '#1f77b4' : '#d62728',
-          text: `${formatValue(f.median('control-p99', call, count))} (p50 ${formatValue(f.median('control-p50', call, count))})`,
+          text: `${fmt(f.median('control-p99', call, count))} (p50 ${fmt(f.median('control-p50', call, count))})`,
         }));
         if (name === 'reads') {
           for (const call of ['Capabilities', 'List']) {
             const v = f.median('control-floor-p99', call, count);
-            if (Number.isFinite(v)) bars.push({ label: `floor ${call}`, value: v, color: '#c7c7c7', text: `${formatValue(v)} (p50 ${formatValue(f.median('control-floor-p50', call, count))})` });
+            if (Number.isFinite(v)) bars.push({ label: `floor ${call}`, value: v, color: '#c7c7c7', text: `${fmt(v)} (p50 ${fmt(f.median('control-floor-p50', call, count))})` });
           }
         }
         ctl.push({ title: `p99 of ${name}, ${count} volumes`, unit: 'ms', bars, threshold: { value: limit, label: `target ${limit} ms` } });
@@ -255,7 +255,7 @@ function pluginCallTable(f: Figures, section: string): string {
   const text = (call: string, peer: string): string => {
     const figure = f.get(section, call, peer);
     if (figure === undefined) return '—';
-    return `${formatValue(quantile(figure.samples, 0.5))} / ${formatValue(quantile(figure.samples, 0.9))} / ${formatValue(Math.max(...figure.samples))} (${figure.samples.length})`;
+    return `${fmt(quantile(figure.samples, 0.5))} / ${fmt(quantile(figure.samples, 0.9))} / ${fmt(Math.max(...figure.samples))} (${figure.samples.length})`;
   };
   return [
     `| call | ${peers.map((p) => `${peerInfo(p).short}: p50 / p90 / max ms (calls)`).join(' | ')} |`,
@@ -289,20 +289,20 @@ function controlTable(f: Figures): string {
   if (counts.length === 0) return '_not measured_';
   const p99 = (call: string, c: string): string => {
     const s = stat(f.get('control-p99', call, c));
-    return s === undefined ? '—' : `${formatValue(s.median)}${s.n > 1 ? ` ±${(s.spread * 100).toFixed(0)}%` : ''}`;
+    return s === undefined ? '—' : `${fmt(s.median)}${s.n > 1 ? ` ±${(s.spread * 100).toFixed(0)}%` : ''}`;
   };
   const floorCell = (call: string, c: string): string => {
     const s99 = stat(f.get('control-floor-p99', call, c));
-    return s99 === undefined ? '—' : `${formatValue(f.median('control-floor-p50', call, c))} / ${formatValue(s99.median)}${s99.n > 1 ? ` ±${(s99.spread * 100).toFixed(0)}%` : ''}`;
+    return s99 === undefined ? '—' : `${fmt(f.median('control-floor-p50', call, c))} / ${fmt(s99.median)}${s99.n > 1 ? ` ±${(s99.spread * 100).toFixed(0)}%` : ''}`;
   };
   const lines = [
     `| call | ${counts.map((c) => `p50 / p99 ms at ${c}`).join(' | ')} |`,
     `|---|${counts.map(() => '---:').join('|')}|`,
-    ...CALLS.map((call) => `| ${call} | ${counts.map((c) => `${formatValue(f.median('control-p50', call, c))} / ${p99(call, c)}`).join(' | ')} |`),
+    ...CALLS.map((call) => `| ${call} | ${counts.map((c) => `${fmt(f.median('control-p50', call, c))} / ${p99(call, c)}`).join(' | ')} |`),
     `| _floor: Capabilities on a bare node HTTP server_ | ${counts.map((c) => floorCell('Capabilities', c)).join(' | ')} |`,
     `| _floor: List of as many entries on a bare node HTTP server_ | ${counts.map((c) => floorCell('List', c)).join(' | ')} |`,
-    `| daemon RSS (MB) | ${counts.map((c) => formatValue(f.median('control-rss', 'RSS', c))).join(' | ')} |`,
-    `| fill time (s, 100 Creates in flight) | ${counts.map((c) => formatValue(f.median('control-fill', 'fill', c))).join(' | ')} |`,
+    `| daemon RSS (MB) | ${counts.map((c) => fmt(f.median('control-rss', 'RSS', c))).join(' | ')} |`,
+    `| fill time (s, 100 Creates in flight) | ${counts.map((c) => fmt(f.median('control-fill', 'fill', c))).join(' | ')} |`,
   ];
   return lines.join('\n');
 }
@@ -313,7 +313,7 @@ function referenceTable(f: Figures): string {
   return [
     '| reference | p50 ms | range | samples |',
     '|---|---:|---:|---:|',
-    ...rows.map((r) => `| ${r.test} | ${formatValue(quantile(r.samples, 0.5))} | ${formatValue(Math.min(...r.samples))}–${formatValue(Math.max(...r.samples))} | ${r.samples.length} |`),
+    ...rows.map((r) => `| ${r.test} | ${fmt(quantile(r.samples, 0.5))} | ${fmt(Math.min(...r.samples))}–${fmt(Math.max(...r.samples))} | ${r.samples.length} |`),
   ].join('\n');
 }
 
@@ -324,7 +324,7 @@ function memoryTable(f: Figures): string {
   return [
     `| MB (RSS) | ${who.map((w) => peerInfo(w).label).join(' | ')} |`,
     `|---|${who.map(() => '---:').join('|')}|`,
-    ...states.map((s) => `| ${s} | ${who.map((w) => formatValue(f.median('memory', s, w))).join(' | ').replace(/n\/a/g, '—')} |`),
+    ...states.map((s) => `| ${s} | ${who.map((w) => fmt(f.median('memory', s, w))).join(' | ').replace(/n\/a/g, '—')} |`),
   ].join('\n');
 }
 

@@ -22,6 +22,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { ConnectConfig } from 'ssh2';
+import { readFileFrom } from './read-from';
 
 export const TEST_USER = 'dvstest';
 /** Known password of TEST_USER (set with chpasswd on every first start in a process). */
@@ -567,15 +568,7 @@ export class TestSshd {
 
     const newLog = (): string => {
       try {
-        const fd = fs.openSync(this.logPath, 'r');
-        try {
-          const size = fs.fstatSync(fd).size;
-          const buf = Buffer.alloc(Math.max(0, size - logStart));
-          fs.readSync(fd, buf, 0, buf.length, logStart);
-          return buf.toString('utf8');
-        } finally {
-          fs.closeSync(fd);
-        }
+        return readFileFrom(this.logPath, logStart);
       } catch {
         return '';
       }

@@ -2,6 +2,7 @@
  * A tiny SVG bar-chart writer: a grid of panels, each a set of horizontal bars with the
  * value printed, an optional min-max whisker and an optional target line. No dependencies.
  */
+import { fmt } from './stats';
 
 export interface Bar {
   label: string;
@@ -32,15 +33,6 @@ const AXIS = 22;
 const PAD = 14;
 
 const esc = (text: string): string => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-
-export function formatValue(value: number): string {
-  if (!Number.isFinite(value)) return 'n/a';
-  const abs = Math.abs(value);
-  if (abs >= 100) return value.toFixed(0);
-  if (abs >= 10) return value.toFixed(1);
-  if (abs >= 1) return value.toFixed(2);
-  return value.toPrecision(2);
-}
 
 /** About four round tick values from 0 to at least max. */
 function ticks(max: number): number[] {
@@ -83,7 +75,7 @@ function renderPanel(panel: Panel, x0: number, y0: number): string {
     parts.push(`<text x="${plotX - 6}" y="${y + BAR_HEIGHT - 3}" class="label">${esc(bar.label)}</text>`);
     if (Number.isFinite(bar.value)) {
       const w = Math.max(1, xOf(bar.value) - plotX);
-      parts.push(`<rect x="${plotX}" y="${y}" width="${w.toFixed(1)}" height="${BAR_HEIGHT}" fill="${bar.color}"><title>${esc(`${bar.label}: ${bar.text ?? formatValue(bar.value)} ${panel.unit}`)}</title></rect>`);
+      parts.push(`<rect x="${plotX}" y="${y}" width="${w.toFixed(1)}" height="${BAR_HEIGHT}" fill="${bar.color}"><title>${esc(`${bar.label}: ${bar.text ?? fmt(bar.value)} ${panel.unit}`)}</title></rect>`);
       if (bar.low !== undefined && bar.high !== undefined && bar.high > bar.low) {
         const mid = y + BAR_HEIGHT / 2;
         const a = xOf(bar.low).toFixed(1);
@@ -94,7 +86,7 @@ function renderPanel(panel: Panel, x0: number, y0: number): string {
       }
     }
     const textX = Math.max(xOf(bar.high ?? bar.value), xOf(bar.value)) + 5;
-    parts.push(`<text x="${textX.toFixed(1)}" y="${y + BAR_HEIGHT - 3}" class="val">${esc(bar.text ?? formatValue(bar.value))}</text>`);
+    parts.push(`<text x="${textX.toFixed(1)}" y="${y + BAR_HEIGHT - 3}" class="val">${esc(bar.text ?? fmt(bar.value))}</text>`);
   });
   if (panel.threshold !== undefined) {
     const x = xOf(panel.threshold.value).toFixed(1);

@@ -162,6 +162,20 @@ export function storeCatalogue(world: World): void {
     }
 
     /**
+     * A volume created on A, used on B by a running container `c10-user`; returns the path on
+     * the server of B's lease on it, which must exist.
+     */
+    async function inUseOnB(name: string): Promise<string> {
+      await a.createVolume(name);
+      await listedOn(b, name);
+      await b.startContainer('c10-user', [...BY_SFTP, '-v', `${name}:/data`], SLEEPER);
+      await waitRunning(b, 'c10-user');
+      const lease = sshd.serverPath(STORE, '.docker-volume-sftp', 'leases', name, `${hostId(b)}.json`);
+      assert.ok(fs.existsSync(lease), 'B holds no lease file');
+      return lease;
+    }
+
+    /**
      * The refusal of a remove because host-b (by its host ID) holds a lease on `name`; the
      * name the message gives the holder is captured: it comes from the lease file's content.
      */
@@ -313,11 +327,7 @@ export function storeCatalogue(world: World): void {
     it('docker volume rm on A is refused, naming host-b, while a container on B uses the volume (also after the lease TTL: B renews it), and done once it stopped', async function () {
       this.timeout(60_000);
       const VOL = 'c10-busy';
-      await a.createVolume(VOL);
-      await listedOn(b, VOL);
-      await b.startContainer('c10-user', [...BY_SFTP, '-v', `${VOL}:/data`], SLEEPER);
-      await waitRunning(b, 'c10-user');
-      assert.ok(fs.existsSync(sshd.serverPath(STORE, '.docker-volume-sftp', 'leases', VOL, `${hostId(b)}.json`)), 'B holds no lease file');
+      await inUseOnB(VOL);
       console.log(`      ${await refusedForB(VOL)}`);
       await sleep((LEASE_TTL + 1) * 1000);
       await refusedForB(VOL);
@@ -375,12 +385,7 @@ export function storeCatalogue(world: World): void {
     it(`a host that died holding a lease blocks docker volume rm on A until the lease expires (${LEASE_TTL} s)`, async function () {
       this.timeout(60_000);
       const VOL = 'c10-orphan';
-      await a.createVolume(VOL);
-      await listedOn(b, VOL);
-      await b.startContainer('c10-user', [...BY_SFTP, '-v', `${VOL}:/data`], SLEEPER);
-      await waitRunning(b, 'c10-user');
-      const lease = sshd.serverPath(STORE, '.docker-volume-sftp', 'leases', VOL, `${hostId(b)}.json`);
-      assert.ok(fs.existsSync(lease), 'B holds no lease file');
+      const lease = await inUseOnB(VOL);
 
       bKilled = true;
       const killed = await killEngineHard(b, bPluginId);
