@@ -1,4 +1,6 @@
+import os from 'node:os';
 import path from 'node:path';
+import { SFTP_ENV, type SftpDefaults } from './backends/sftp/default-store';
 import { PluginError } from './errors';
 import { LOG_LEVELS, type LogLevel } from './log';
 
@@ -16,25 +18,9 @@ export interface Config {
   catalogueRefreshSeconds: number;
   /** Seconds an SFTP mount stays connected after its last Unmount; 0 releases it at once. */
   sftpIdleUnmountSeconds: number;
+  /** How this host is named to the other hosts of a store: HOST_NAME, or the hostname. */
+  hostName: string;
 }
-
-export interface SftpDefaults {
-  host?: string;
-  port?: string;
-  user?: string;
-  basePath?: string;
-  identity?: string;
-  hostkey?: string;
-}
-
-const SFTP_ENV: Record<keyof SftpDefaults, string> = {
-  host: 'SFTP_HOST',
-  port: 'SFTP_PORT',
-  user: 'SFTP_USER',
-  basePath: 'SFTP_BASE_PATH',
-  identity: 'SFTP_IDENTITY',
-  hostkey: 'SFTP_HOSTKEY',
-};
 
 // sockaddr_un.sun_path holds 108 bytes including the terminating NUL.
 const MAX_SOCKET_PATH_BYTES = 107;
@@ -74,7 +60,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const catalogueRefreshSeconds = seconds(env, 'SFTP_CATALOGUE_REFRESH', 10, 1, 3600);
   // Containers that come and go (docker run --rm, restarts, CI jobs) reuse the connection.
   const sftpIdleUnmountSeconds = seconds(env, 'SFTP_IDLE_UNMOUNT', 10, 0, 3600);
-  return { socketPath, dataDir, mountRoot, logLevel: level as LogLevel, sftpDefaults, leaseTtlSeconds, catalogueRefreshSeconds, sftpIdleUnmountSeconds };
+  // The managed plugin passes HOST_NAME= (empty) when it is not set: that means the hostname.
+  const hostName = env.HOST_NAME || os.hostname();
+  return { socketPath, dataDir, mountRoot, logLevel: level as LogLevel, sftpDefaults, leaseTtlSeconds, catalogueRefreshSeconds, sftpIdleUnmountSeconds, hostName };
 }
 
 function seconds(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
@@ -86,4 +74,3 @@ function seconds(env: NodeJS.ProcessEnv, name: string, fallback: number, min: nu
   return Number(value);
 }
 
-export { SFTP_ENV };

@@ -1,7 +1,8 @@
 /**
- * One error class per concept, each with a stable `code`. The protocol layer turns any of
- * them into the `{"Err": message}` reply in one place (protocol/reply.ts); the message is
- * shown to the user verbatim by `docker`, so it says what went wrong and what to do.
+ * Every failure the plugin reports has a stable `code`. The protocol layer turns any of
+ * them into the `{"Err": message}` reply in one place (protocol/error-reply.ts) and logs the
+ * code with the call; the message is shown to the user verbatim by `docker`, so it says
+ * what went wrong and what to do.
  */
 export type ErrorCode =
   | 'BAD_REQUEST'
@@ -16,9 +17,11 @@ export type ErrorCode =
   | 'REMOTE_AUTH'
   | 'REMOTE_HOSTKEY'
   | 'REMOTE_PERMISSION'
+  | 'STORE_FAILED'
   | 'STATE_UNREADABLE'
   | 'STATE_WRITE'
-  | 'CONFIG';
+  | 'CONFIG'
+  | 'INTERNAL';
 
 export class PluginError extends Error {
   readonly code: ErrorCode;

@@ -27,5 +27,3 @@ export function createLogger(level: LogLevel, write: (line: string) => void = (l
     error: (msg, fields) => emit('error', msg, fields),
   };
 }
-
-export const silentLogger: Logger = createLogger('error', () => undefined);

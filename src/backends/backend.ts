@@ -1,11 +1,9 @@
 import type { OptionSchema, RefusedOptions, VolumeOptions } from '../options/schema';
 
-export const BACKEND_KINDS = ['local', 'sftp'] as const;
-export type BackendKind = (typeof BACKEND_KINDS)[number];
-
 /** What a backend is told about a volume: everything it needs, nothing it may change. */
 export interface VolumeSpec {
   readonly name: string;
+  /** The same object for a volume's whole life in memory: backends may key parsed settings on it. */
   readonly options: VolumeOptions;
   /** Where Docker will look for the data: always under PLUGIN_MOUNT_ROOT (see mountpointOf). */
   readonly mountpoint: string;
@@ -22,7 +20,8 @@ export type StatusMap = Record<string, string | number | boolean>;
  * All methods may assume calls on one volume never overlap.
  */
 export interface Backend {
-  readonly kind: BackendKind;
+  /** The value of `-o backend=` that picks this backend, and the name kept in state. */
+  readonly kind: string;
   readonly options: OptionSchema;
   readonly refused: RefusedOptions;
   /**
@@ -30,6 +29,10 @@ export interface Backend {
    * backends whose mounts are costly to make; a Mount meanwhile keeps the live one.
    */
   readonly idleUnmountSeconds?: number;
+  /** Volumes this backend shares with other hosts, when it has such a catalogue. */
+  readonly catalogue?: SharedCatalogue | undefined;
+  /** Whether options that name no backend are meant for this one (a server is named, say). */
+  claims?(options: VolumeOptions): boolean;
   /** The volume's mountpoint, when not PLUGIN_MOUNT_ROOT/NAME; the same for its whole life. */
   mountpointOf?(name: string): string;
   /** Checks the options as a whole (required ones, combinations), after the allowlist. */
@@ -51,4 +54,44 @@ export interface Backend {
   recover(spec: VolumeSpec, held: boolean): Promise<void>;
   /** At shutdown: the mountpoints stay (containers use them); only release resources. */
   close?(): Promise<void>;
+}
+
+/** Who a host is to the others sharing a store: a stable ID and a name for messages. */
+export interface HostIdentity {
+  id: string;
+  name: string;
+}
+
+/** A volume's definition as every host of a store sees it. */
+export interface CatalogueEntry {
+  name: string;
+  options: VolumeOptions;
+  createdAt: string;
+  createdBy: HostIdentity;
+}
+
+/**
+ * A catalogue shared by every host of a store. Only volumes it `covers` are in it;
+ * everything else stays local to this host. Reads answer from memory.
+ */
+export interface SharedCatalogue {
+  readonly host: HostIdentity;
+  /** Changes whenever the set of names changes. */
+  readonly revision: number;
+  covers(options: VolumeOptions): boolean;
+  find(name: string): CatalogueEntry | undefined;
+  names(): IterableIterator<string>;
+  /** Seconds since the catalogue was last read from the store; undefined when never. */
+  ageSeconds(): number | undefined;
+  /** Publishes a new volume; returns the entry that holds the name (ours or a winner's). */
+  publish(entry: CatalogueEntry): Promise<CatalogueEntry>;
+  withdraw(name: string): Promise<void>;
+  /** Refuses (IN_USE) while another host holds the volume mounted. */
+  checkRemovable(name: string): Promise<void>;
+  /** This host has the volume mounted: tell the other hosts, until `release`. */
+  hold(name: string): Promise<void>;
+  release(name: string): void;
+  /** Starts background refreshes; `removedElsewhere` hears of names another host withdrew. */
+  start(removedElsewhere: (name: string) => void): void;
+  stop(): void;
 }

@@ -43,6 +43,12 @@ export function checkOptions(
   }
 }
 
+/** The same names with the same values. */
+export function sameOptions(a: VolumeOptions, b: VolumeOptions): boolean {
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((key) => Object.hasOwn(b, key) && a[key] === b[key]);
+}
+
 function lookup<T>(table: Readonly<Record<string, T>>, key: string): T | undefined {
   return Object.hasOwn(table, key) ? table[key] : undefined;
 }

@@ -1,7 +1,7 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { PluginError } from '../errors';
 import type { Logger } from '../log';
-import type { VolumeService } from '../service/volume-service';
+import type { VolumeDriver } from '../service/volume-driver';
 import { errorReply } from './error-reply';
 import { createRequest, mountRequest, nameRequest, parseBody } from './requests';
 import type { ActivateReply, CapabilitiesReply, GetReply, ListReply, MountpointReply, ErrReply } from './wire';
@@ -13,44 +13,43 @@ export const MAX_BODY_BYTES = 1024 * 1024;
 type Handler = (body: Record<string, unknown>) => unknown;
 
 export interface AppOptions {
-  service: VolumeService;
+  driver: VolumeDriver;
   log: Logger;
-  scope?: () => 'local' | 'global';
 }
 
 /** The VolumeDriver protocol over HTTP: routes, body parsing, error encoding, one log line per call. */
-export function createApp({ service, log, scope = () => 'local' }: AppOptions): express.Express {
+export function createApp({ driver, log }: AppOptions): express.Express {
   const listReply = new CachedReply(
-    () => service.generation,
+    () => driver.generation,
     (): ListReply => ({
-      Volumes: service.list().map((volume) => (volume.mountpoint === undefined ? { Name: volume.name } : { Name: volume.name, Mountpoint: volume.mountpoint })),
+      Volumes: driver.list().map((volume) => (volume.mountpoint === undefined ? { Name: volume.name } : { Name: volume.name, Mountpoint: volume.mountpoint })),
       Err: '',
     }),
   );
   const routes: Record<string, Handler> = {
     '/Plugin.Activate': (): ActivateReply => ({ Implements: ['VolumeDriver'] }),
-    '/VolumeDriver.Capabilities': (): CapabilitiesReply => ({ Capabilities: { Scope: scope() } }),
+    '/VolumeDriver.Capabilities': (): CapabilitiesReply => ({ Capabilities: { Scope: driver.scope } }),
     '/VolumeDriver.Create': async (body): Promise<ErrReply> => {
       const request = createRequest(body);
-      await service.create(request.Name, request.Opts);
+      await driver.create(request.Name, request.Opts);
       return { Err: '' };
     },
     '/VolumeDriver.Remove': async (body): Promise<ErrReply> => {
-      await service.remove(nameRequest(body).Name);
+      await driver.remove(nameRequest(body).Name);
       return { Err: '' };
     },
     '/VolumeDriver.Mount': async (body): Promise<MountpointReply> => {
       const request = mountRequest(body);
-      return { Mountpoint: await service.mount(request.Name, request.ID), Err: '' };
+      return { Mountpoint: await driver.mount(request.Name, request.ID), Err: '' };
     },
     '/VolumeDriver.Unmount': async (body): Promise<ErrReply> => {
       const request = mountRequest(body);
-      await service.unmount(request.Name, request.ID);
+      await driver.unmount(request.Name, request.ID);
       return { Err: '' };
     },
-    '/VolumeDriver.Path': (body): MountpointReply => ({ Mountpoint: service.path(nameRequest(body).Name), Err: '' }),
+    '/VolumeDriver.Path': (body): MountpointReply => ({ Mountpoint: driver.path(nameRequest(body).Name), Err: '' }),
     '/VolumeDriver.Get': (body): GetReply => {
-      const volume = service.get(nameRequest(body).Name);
+      const volume = driver.get(nameRequest(body).Name);
       return {
         Volume: { Name: volume.name, Mountpoint: volume.mountpoint, CreatedAt: volume.createdAt, Status: volume.status },
         Err: '',
@@ -78,6 +77,7 @@ export function createApp({ service, log, scope = () => 'local' }: AppOptions): 
       const reply = errorReply(error);
       if (handler === undefined) reply.status = 404;
       res.locals.error = reply.body.Err;
+      res.locals.code = reply.code;
       send(res, reply.status, reply.body);
     }
   });
@@ -112,6 +112,7 @@ function callLogger(log: Logger) {
         durationMs: Math.round(durationMs * 1000) / 1000,
         status: res.statusCode,
         error,
+        code: res.locals.code as string | undefined,
       };
       if (error === undefined) log.info('call', fields);
       else log.warn('call', fields);

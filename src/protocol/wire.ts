@@ -1,5 +1,6 @@
 /**
- * The VolumeDriver protocol's bodies, named after each call (shared/NOTES.md section 1).
+ * The VolumeDriver protocol's bodies, named after each call, as moby's pkg/plugins and
+ * docker/go-plugins-helpers volume/api.go define them.
  * Field names are the engine's and must not change.
  */
 export interface ErrReply {

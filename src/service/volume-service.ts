@@ -1,82 +1,71 @@
-import type { Backend, StatusMap, VolumeSpec } from '../backends/backend';
-import { chooseBackend } from '../backends/choose-backend';
+import type { Backend } from '../backends/backend';
 import type { BackendRegistry } from '../backends/registry';
+import { KeyedMutex } from '../common/keyed-mutex';
+import { checkVolumeName } from '../common/volume-name';
 import { describe, isPluginError, PluginError } from '../errors';
 import type { Logger } from '../log';
-import { checkOptions, type VolumeOptions } from '../options/schema';
-import type { StateJournal } from '../state/state-journal';
-import { emptyMounts, mountCount, type VolumeRecord } from '../state/volume-record';
-import { pathUnder } from '../system/paths';
-import { KeyedMutex } from './keyed-mutex';
-import type { SharedCatalogue } from './shared-catalogue';
-import { checkVolumeName } from './volume-name';
-
-export interface VolumeSummary {
-  name: string;
-  /** Only for mounted volumes: the engine asks Path for the others when it needs one. */
-  mountpoint?: string;
-}
-
-export interface VolumeDetails {
-  name: string;
-  mountpoint: string;
-  createdAt: string;
-  status: StatusMap & { backend: string; mounts: number };
-}
+import { checkOptions, sameOptions, type VolumeOptions } from '../options/schema';
+import { addMount, dropMount, emptyMounts, mountCount, type VolumeRecord } from '../state/volume-record';
+import { IdleReleases } from './idle-release';
+import { VolumeBackends } from './volume-backends';
+import type { VolumeDetails, VolumeDriver, VolumeSummary } from './volume-driver';
+import type { VolumeTable } from './volume-table';
+import { formatOptions, VolumeViews } from './volume-views';
 
 export interface VolumeServiceDeps {
-  volumes: Map<string, VolumeRecord>;
-  /** The default store's catalogue, when the plugin has a default store. */
-  catalogue?: SharedCatalogue | undefined;
-  journal: StateJournal;
+  table: VolumeTable;
   backends: BackendRegistry;
   mountRoot: string;
-  hasDefaultStore: boolean;
   log: Logger;
 }
 
 /**
- * Names, options, mount IDs, locking and state. Every change is saved before the call
- * returns; a change that cannot be saved is undone in memory and reported. Reads answer
- * from memory and never wait for a backend.
+ * The commands on volumes: names, options, mount IDs and locking. Calls on one volume run
+ * one at a time; every change is saved (VolumeTable) before the call returns. Shared
+ * catalogues hear of creates, removals and mounts of the volumes they hold.
  */
-export class VolumeService {
+export class VolumeService implements VolumeDriver {
   private readonly lock = new KeyedMutex();
-  /** Volumes with no mount ID whose backend mount is kept for a while (idleUnmountSeconds). */
-  private readonly idle = new Map<string, NodeJS.Timeout>();
-  private changes = 0;
-  private readonly volumes: Map<string, VolumeRecord>;
+  private readonly table: VolumeTable;
+  private readonly backends: VolumeBackends;
+  private readonly views: VolumeViews;
+  private readonly idle: IdleReleases;
+  private readonly log: Logger;
+  readonly scope: 'local' | 'global';
 
   constructor(private readonly deps: VolumeServiceDeps) {
-    this.volumes = deps.volumes;
+    this.table = deps.table;
+    this.log = deps.log;
+    this.backends = new VolumeBackends(deps.backends, deps.mountRoot);
+    this.views = new VolumeViews(this.table, this.backends);
+    this.idle = new IdleReleases(this.lock, this.table, this.backends, deps.log);
+    this.scope = this.backends.catalogues().length > 0 ? 'global' : 'local';
   }
 
   create(rawName: unknown, options: VolumeOptions): Promise<void> {
     const name = checkVolumeName(rawName);
     return this.lock.run(name, async () => {
-      const existing = this.volumes.get(name);
+      const existing = this.table.get(name);
       if (existing !== undefined && sameOptions(existing.options, options)) return;
-      const kind = chooseBackend(options, this.deps.hasDefaultStore);
-      const backend = this.backend(kind);
-      checkOptions(kind, backend.options, options, backend.refused);
+      const backend = this.deps.backends.choose(options);
+      checkOptions(backend.kind, backend.options, options, backend.refused);
       if (existing !== undefined) {
         throw new PluginError(
           'CONFLICT',
-          `volume ${name} already exists with other options (${formatOptions(existing.options)}); ` +
-            `remove it first, or create it with the same options`,
+          `volume ${name} already exists with other options (${formatOptions(existing.options)}); remove it first, or create it with the same options`,
         );
       }
-      const catalogue = this.shared(kind, options);
+      const record: VolumeRecord = { name, backend: backend.kind, options: { ...options }, createdAt: new Date().toISOString(), mounts: emptyMounts() };
+      const catalogue = this.backends.shared(record);
       const listed = catalogue?.find(name);
       if (listed !== undefined && !sameOptions(listed.options, options)) throw storeConflict(listed);
-      const spec = this.spec(name, options, kind);
+      const spec = this.backends.spec(record);
       backend.checkSpec(spec);
       const undoCreate = await backend.create(spec);
-      let createdAt = new Date().toISOString();
       let undo = undoCreate;
       if (catalogue !== undefined) {
         try {
-          const holder = await catalogue.publish({ name, options: { ...options }, createdAt, createdBy: catalogue.host });
+          const holder = await catalogue.publish({ name, options: record.options, createdAt: record.createdAt, createdBy: catalogue.host });
           // Two hosts creating one name: the loser gets the same volume, or an error. The
           // directory on the server is the winner's now, even if this host made it.
           if (!sameOptions(holder.options, options)) {
@@ -84,18 +73,16 @@ export class VolumeService {
             throw storeConflict(holder);
           }
           if (holder.createdBy.id === catalogue.host.id) undo = async () => (await catalogue.withdraw(name), await undoCreate());
-          createdAt = holder.createdAt;
+          record.createdAt = holder.createdAt;
         } catch (error) {
-          if (!isPluginError(error) || error.code !== 'CONFLICT') {
-            await undoCreate().catch((undoError) => this.deps.log.error('could not undo a failed create', { volume: name, error: describe(undoError) }));
-          }
+          if (!isPluginError(error) || error.code !== 'CONFLICT') await this.undo(name, undoCreate);
           throw error;
         }
       }
       try {
-        await this.insert({ name, backend: kind, options: { ...options }, createdAt, mounts: emptyMounts() });
+        await this.table.insert(record);
       } catch (error) {
-        await undo().catch((undoError) => this.deps.log.error('could not undo a failed create', { volume: name, error: describe(undoError) }));
+        await this.undo(name, undo);
         throw error;
       }
     });
@@ -104,7 +91,7 @@ export class VolumeService {
   remove(rawName: unknown): Promise<void> {
     const name = checkVolumeName(rawName);
     return this.lock.run(name, async () => {
-      const record = this.volumes.get(name) ?? this.fromCatalogue(name);
+      const record = this.views.known(name);
       const count = mountCount(record);
       if (count > 0) {
         const ids = Object.keys(record.mounts).length;
@@ -114,45 +101,32 @@ export class VolumeService {
             `stop and remove the containers that use it first`,
         );
       }
-      const catalogue = this.shared(record.backend, record.options);
+      const catalogue = this.backends.shared(record);
       await catalogue?.checkRemovable(name);
-      await this.releaseIdle(name);
-      await this.backend(record.backend).remove(this.spec(name, record.options, record.backend));
+      await this.idle.release(name);
+      await this.backends.of(record).remove(this.backends.spec(record));
       await catalogue?.withdraw(name);
-      if (!this.volumes.has(name)) return;
-      this.volumes.delete(name);
-      this.changes += 1;
-      try {
-        await this.deps.journal.remove(name);
-      } catch (error) {
-        this.volumes.set(name, record);
-        this.changes += 1;
-        throw error;
-      }
+      await this.table.delete(name);
     });
   }
 
   mount(rawName: unknown, id: string): Promise<string> {
     const name = checkVolumeName(rawName);
     return this.lock.run(name, async () => {
-      const record = this.volumes.get(name) ?? (await this.adopt(name));
-      const spec = this.spec(name, record.options, record.backend);
-      const backend = this.backend(record.backend);
+      const record = this.table.get(name) ?? (await this.adopt(name));
+      const spec = this.backends.spec(record);
+      const backend = this.backends.of(record);
       const first = mountCount(record) === 0;
-      this.cancelIdleRelease(name);
+      this.idle.cancel(name);
       // Always asked, not only on the first ID: the backend heals a mount that died.
       await backend.mount(spec);
-      record.mounts[id] = (record.mounts[id] ?? 0) + 1;
-      this.changes += 1;
       try {
-        await this.deps.journal.put(record);
+        await this.table.update(record, () => addMount(record, id), () => dropMount(record, id));
       } catch (error) {
-        release(record, id);
-        this.changes += 1;
-        if (mountCount(record) === 0) await backend.unmount(spec).catch(() => undefined);
+        if (first) await this.unmountQuietly(backend, record);
         throw error;
       }
-      if (first) await this.shared(record.backend, record.options)?.hold(name);
+      if (first) await this.backends.shared(record)?.hold(name);
       return spec.mountpoint;
     });
   }
@@ -160,115 +134,48 @@ export class VolumeService {
   unmount(rawName: unknown, id: string): Promise<void> {
     const name = checkVolumeName(rawName);
     return this.lock.run(name, async () => {
-      const record = this.record(name);
-      if (record.mounts[id] === undefined) {
-        throw new PluginError('NOT_MOUNTED', `volume ${name} has no mount with ID ${id}; nothing was unmounted`);
-      }
-      release(record, id);
-      this.changes += 1;
-      try {
-        await this.deps.journal.put(record);
-      } catch (error) {
-        record.mounts[id] = (record.mounts[id] ?? 0) + 1;
-        this.changes += 1;
-        throw error;
-      }
-      if (mountCount(record) === 0) {
-        this.shared(record.backend, record.options)?.release(name);
-        const backend = this.backend(record.backend);
-        const idleSeconds = backend.idleUnmountSeconds ?? 0;
-        if (idleSeconds > 0) this.idleFor(name, idleSeconds);
-        else await backend.unmount(this.spec(name, record.options, record.backend));
-      }
+      const record = this.table.get(name);
+      if (record === undefined) throw new PluginError('NOT_FOUND', `no such volume: ${name}`);
+      if (record.mounts[id] === undefined) throw new PluginError('NOT_MOUNTED', `volume ${name} has no mount with ID ${id}; nothing was unmounted`);
+      await this.table.update(record, () => dropMount(record, id), () => addMount(record, id));
+      if (mountCount(record) > 0) return;
+      this.backends.shared(record)?.release(name);
+      const backend = this.backends.of(record);
+      const idleSeconds = backend.idleUnmountSeconds ?? 0;
+      if (idleSeconds > 0) this.idle.schedule(name, idleSeconds);
+      else await backend.unmount(this.backends.spec(record));
     });
   }
 
-  /** At shutdown: no container uses an idle mount, so none is left behind. */
-  async releaseIdleMounts(): Promise<void> {
-    await Promise.all([...this.idle.keys()].map((name) => this.lock.run(name, () => this.releaseIdle(name))));
+  path(name: string): string {
+    return this.views.path(name);
   }
 
-  private idleFor(name: string, seconds: number): void {
-    this.cancelIdleRelease(name);
-    const timer = setTimeout(() => void this.lock.run(name, () => this.releaseIdle(name, timer)), seconds * 1000);
-    timer.unref();
-    this.idle.set(name, timer);
+  get(name: string): VolumeDetails {
+    return this.views.get(name);
   }
 
-  /** A Mount during the idle time keeps the live backend mount. */
-  private cancelIdleRelease(name: string): void {
-    clearTimeout(this.idle.get(name));
-    this.idle.delete(name);
-  }
-
-  /** Under the volume's lock: unmounts an idle backend mount, if nothing mounted it since. */
-  private async releaseIdle(name: string, timer?: NodeJS.Timeout): Promise<void> {
-    const pending = this.idle.get(name);
-    if (pending === undefined || (timer !== undefined && timer !== pending)) return;
-    this.cancelIdleRelease(name);
-    const record = this.volumes.get(name);
-    if (record === undefined || mountCount(record) > 0) return;
-    try {
-      await this.backend(record.backend).unmount(this.spec(name, record.options, record.backend));
-    } catch (error) {
-      this.deps.log.warn('idle mount not released', { volume: name, error: describe(error) });
-    }
-  }
-
-  path(rawName: unknown): string {
-    const name = checkVolumeName(rawName);
-    return this.mountpoint(name, this.known(name).backend);
-  }
-
-  get(rawName: unknown): VolumeDetails {
-    const record = this.known(checkVolumeName(rawName));
-    const spec = this.spec(record.name, record.options, record.backend);
-    const catalogue = this.shared(record.backend, record.options);
-    const age = catalogue?.ageSeconds();
-    return {
-      name: record.name,
-      mountpoint: spec.mountpoint,
-      createdAt: record.createdAt,
-      status: {
-        ...this.backend(record.backend).status(spec),
-        backend: record.backend,
-        mounts: mountCount(record),
-        options: formatOptions(record.options),
-        ...(catalogue === undefined ? {} : { catalogue: age === undefined ? 'not read from the store yet' : `read from the store ${age} s ago` }),
-        ...(catalogue?.find(record.name) === undefined ? {} : { createdBy: catalogue.find(record.name)?.createdBy.name ?? '' }),
-      },
-    };
-  }
-
-  /** This host's volumes, and every volume of the default store's catalogue. */
   list(): VolumeSummary[] {
-    const summaries = [...this.volumes.values()].map((record): VolumeSummary =>
-      mountCount(record) > 0 ? { name: record.name, mountpoint: this.mountpoint(record.name, record.backend) } : { name: record.name },
-    );
-    for (const name of this.deps.catalogue?.names() ?? []) if (!this.volumes.has(name)) summaries.push({ name });
-    return summaries;
+    return this.views.list();
+  }
+
+  get generation(): string {
+    return `${this.table.generation}/${this.backends.revision}`;
   }
 
   /**
-   * Another host removed a volume from the store: forget it here too, unless it is
-   * mounted here (its containers keep it until they stop). Data is never touched.
+   * Another host removed a volume from a shared catalogue: forget it here too, unless it
+   * is mounted here (its containers keep it until they stop). Data is never touched.
    */
   forgetRemovedElsewhere(name: string): Promise<void> {
     return this.lock.run(name, async () => {
-      const record = this.volumes.get(name);
-      if (record === undefined || this.shared(record.backend, record.options) === undefined || mountCount(record) > 0) return;
-      if (this.deps.catalogue?.find(name) !== undefined) return;
-      await this.releaseIdle(name);
-      this.volumes.delete(name);
-      this.changes += 1;
-      await this.deps.journal.remove(name);
-      this.deps.log.info('volume removed on another host; forgotten here', { volume: name });
+      const record = this.table.get(name);
+      const catalogue = record === undefined ? undefined : this.backends.shared(record);
+      if (record === undefined || catalogue === undefined || mountCount(record) > 0 || catalogue.find(name) !== undefined) return;
+      await this.idle.release(name);
+      await this.table.delete(name);
+      this.log.info('volume removed on another host; forgotten here', { volume: name });
     });
-  }
-
-  /** Changes whenever what List answers may change (calls here, or the store's catalogue). */
-  get generation(): string {
-    return `${this.changes}/${this.deps.catalogue?.revision ?? 0}`;
   }
 
   /**
@@ -278,94 +185,69 @@ export class VolumeService {
    */
   async recover(): Promise<void> {
     await Promise.all(
-      [...this.volumes.values()].map((record) =>
+      [...this.table.values()].map((record) =>
         this.lock.run(record.name, async () => {
           try {
             const held = mountCount(record) > 0;
-            await this.backend(record.backend).recover(this.spec(record.name, record.options, record.backend), held);
-            if (held) await this.shared(record.backend, record.options)?.hold(record.name);
+            await this.backends.of(record).recover(this.backends.spec(record), held);
+            if (held) await this.backends.shared(record)?.hold(record.name);
           } catch (error) {
-            this.deps.log.warn('recovery failed', { volume: record.name, error: describe(error) });
+            this.log.warn('recovery failed', { volume: record.name, error: describe(error) });
           }
         }),
       ),
     );
   }
 
+  /** Starts the shared catalogues' background work. */
+  startSharing(): void {
+    for (const catalogue of this.backends.catalogues()) {
+      catalogue.start((name) => {
+        this.forgetRemovedElsewhere(name).catch((error: unknown) =>
+          this.log.warn('a volume removed on another host could not be forgotten here', { volume: name, error: describe(error) }),
+        );
+      });
+    }
+  }
+
+  stopSharing(): void {
+    for (const catalogue of this.backends.catalogues()) catalogue.stop();
+  }
+
   /** Waits until every call accepted so far has finished and its state is on disk. */
   async drain(): Promise<void> {
     await this.lock.idle();
-    await this.deps.journal.flush();
+    await this.table.flush();
   }
 
-  private record(name: string): VolumeRecord {
-    const record = this.volumes.get(name);
-    if (record === undefined) throw new PluginError('NOT_FOUND', `no such volume: ${name}`);
-    return record;
-  }
-
-  /** A volume of this host, or one of the store's catalogue seen as a record (not saved). */
-  private known(name: string): VolumeRecord {
-    return this.volumes.get(name) ?? this.fromCatalogue(name);
-  }
-
-  private fromCatalogue(name: string): VolumeRecord {
-    const entry = this.deps.catalogue?.find(name);
-    if (entry === undefined) return this.record(name);
-    return { name, backend: 'sftp', options: entry.options, createdAt: entry.createdAt, mounts: emptyMounts() };
+  /** At shutdown: no container uses an idle mount, so none is left behind. */
+  releaseIdleMounts(): Promise<void> {
+    return this.idle.releaseAll();
   }
 
   /** A volume created on another host becomes this host's on its first Mount here. */
   private async adopt(name: string): Promise<VolumeRecord> {
-    const record = this.fromCatalogue(name);
-    await this.insert(record);
-    this.deps.log.info('adopted a volume from the store catalogue', { volume: name });
+    const record = this.views.known(name);
+    await this.table.insert(record);
+    this.log.info('adopted a volume from the store catalogue', { volume: name });
     return record;
   }
 
-  /** Adds a record and saves it; if it cannot be saved, it was never added. */
-  private async insert(record: VolumeRecord): Promise<void> {
-    this.volumes.set(record.name, record);
-    this.changes += 1;
+  private async undo(name: string, undo: () => Promise<void>): Promise<void> {
     try {
-      await this.deps.journal.put(record);
+      await undo();
     } catch (error) {
-      this.volumes.delete(record.name);
-      this.changes += 1;
-      throw error;
+      this.log.error('could not undo a failed create', { volume: name, error: describe(error) });
     }
   }
 
-  /** The catalogue, when this volume is one of the store's. */
-  private shared(kind: VolumeRecord['backend'], options: VolumeOptions): SharedCatalogue | undefined {
-    const catalogue = this.deps.catalogue;
-    return catalogue !== undefined && catalogue.covers(kind, options) ? catalogue : undefined;
+  private async unmountQuietly(backend: Backend, record: VolumeRecord): Promise<void> {
+    try {
+      await backend.unmount(this.backends.spec(record));
+    } catch (error) {
+      this.log.warn('mount not released after a failed save', { volume: record.name, error: describe(error) });
+    }
   }
-
-  private backend(kind: VolumeRecord['backend']): Backend {
-    const backend = this.deps.backends.get(kind);
-    if (backend === undefined) throw new PluginError('BAD_OPTION', `the ${kind} backend is not available in this plugin`);
-    return backend;
-  }
-
-  private mountpoint(name: string, kind: VolumeRecord['backend']): string {
-    return this.deps.backends.get(kind)?.mountpointOf?.(name) ?? pathUnder(this.deps.mountRoot, name);
-  }
-
-  private spec(name: string, options: VolumeOptions, kind: VolumeRecord['backend']): VolumeSpec {
-    return { name, options, mountpoint: this.mountpoint(name, kind) };
-  }
-}
-
-function release(record: VolumeRecord, id: string): void {
-  const count = record.mounts[id] ?? 0;
-  if (count <= 1) delete record.mounts[id];
-  else record.mounts[id] = count - 1;
-}
-
-function sameOptions(a: VolumeOptions, b: VolumeOptions): boolean {
-  const keys = Object.keys(a);
-  return keys.length === Object.keys(b).length && keys.every((key) => Object.hasOwn(b, key) && a[key] === b[key]);
 }
 
 const storeConflict = (holder: { name: string; options: VolumeOptions; createdBy: { name: string } }): PluginError =>
@@ -374,11 +256,3 @@ const storeConflict = (holder: { name: string; options: VolumeOptions; createdBy
     `volume ${holder.name} already exists on the store, created by host ${holder.createdBy.name} with options (${formatOptions(holder.options)}); ` +
       `use those options, or another name`,
   );
-
-const formatOptions = (options: VolumeOptions): string =>
-  Object.keys(options).length === 0
-    ? 'none'
-    : Object.entries(options)
-        .sort(([a], [b]) => a.localeCompare(b))
-        .map(([key, value]) => `${key}=${value}`)
-        .join(',');

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { PluginError } from '../errors';
-import { checkVolumeName } from '../service/volume-name';
+import { checkVolumeName } from '../common/volume-name';
 import { emptyMounts, recordProblem, type VolumeRecord } from './volume-record';
 
 /**
@@ -35,7 +35,7 @@ const unreadable = (file: string, why: string): PluginError =>
  * state file of this version stops the daemon: silently starting empty would make Docker
  * forget every volume (it deletes volumes whose Get fails after a restart).
  */
-export async function readStateFile(file: string): Promise<LoadedState> {
+export async function readStateFile(file: string, kinds: readonly string[]): Promise<LoadedState> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -56,14 +56,10 @@ export async function readStateFile(file: string): Promise<LoadedState> {
       throw unreadable(file, `is not valid: ${where} is not JSON`);
     }
     if (index === 0) return checkHeader(file, entry);
-    applyEntry(file, where, entry, volumes);
+    applyEntry(file, where, entry, volumes, kinds);
   });
   if (lines.length === 0 && tail !== '') throw unreadable(file, 'has no header line');
   return { volumes, tornTailBytes: Buffer.byteLength(tail) };
-}
-
-export async function loadStateFile(file: string): Promise<Map<string, VolumeRecord>> {
-  return (await readStateFile(file)).volumes;
 }
 
 function checkHeader(file: string, entry: unknown): void {
@@ -74,13 +70,13 @@ function checkHeader(file: string, entry: unknown): void {
   }
 }
 
-function applyEntry(file: string, where: string, entry: unknown, volumes: Map<string, VolumeRecord>): void {
+function applyEntry(file: string, where: string, entry: unknown, volumes: Map<string, VolumeRecord>, kinds: readonly string[]): void {
   const change = (typeof entry === 'object' && entry !== null ? entry : {}) as Record<string, unknown>;
   if (typeof change.delete === 'string') {
     volumes.delete(change.delete);
     return;
   }
-  const problem = change.put === undefined ? 'is neither a put nor a delete' : recordProblem(change.put);
+  const problem = change.put === undefined ? 'is neither a put nor a delete' : recordProblem(change.put, kinds);
   if (problem !== null) throw unreadable(file, `has a change at ${where} that ${problem}`);
   const record = change.put as VolumeRecord;
   try {

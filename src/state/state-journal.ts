@@ -1,8 +1,8 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { PluginError } from '../errors';
-import { fsyncDir, writeFileAtomic } from './atomic-write';
-import { deleteLine, putLine, readStateFile, snapshotText, type LoadedState } from './state-file';
+import { fsyncDir, writeFileAtomic } from '../system/atomic-write';
+import { deleteLine, putLine, snapshotText, type LoadedState } from './state-file';
 import type { VolumeRecord } from './volume-record';
 
 interface Waiter {
@@ -32,11 +32,10 @@ export class StateJournal {
     private readonly snapshot: () => Iterable<VolumeRecord>,
   ) {}
 
-  /** Loads the file; a torn last line (an unacknowledged change) is dropped by a compaction. */
-  static async open(file: string, snapshot: () => Iterable<VolumeRecord>, loaded?: LoadedState): Promise<StateJournal> {
-    const state = loaded ?? (await readStateFile(file));
+  /** Continues the file as `loaded` read it; a torn last line (an unacknowledged change) is dropped by a compaction. */
+  static open(file: string, snapshot: () => Iterable<VolumeRecord>, loaded: LoadedState): StateJournal {
     const journal = new StateJournal(file, snapshot);
-    journal.needsRewrite = state.tornTailBytes > 0 || state.volumes.size === 0;
+    journal.needsRewrite = loaded.tornTailBytes > 0 || loaded.volumes.size === 0;
     return journal;
   }
 
@@ -50,6 +49,7 @@ export class StateJournal {
 
   /** Waits for every change handed in so far. */
   async flush(): Promise<void> {
+    // Each change's failure reaches its own caller; flush only waits for the writes to end.
     while (this.flushing !== null) await this.flushing.catch(() => undefined);
   }
 
@@ -99,6 +99,7 @@ export class StateJournal {
     } catch (error) {
       // Cut off whatever part of the batch reached the file, and rewrite the file from
       // memory next time: memory by then holds the callers' undo of this batch.
+      // If even the cut fails, the rewrite below replaces the whole file from memory.
       await handle.truncate(this.size).catch(() => undefined);
       this.needsRewrite = true;
       throw error;

@@ -1,10 +1,10 @@
-import { BACKEND_KINDS, type BackendKind } from '../backends/backend';
 import type { VolumeOptions } from '../options/schema';
 
 /** What the plugin remembers of a volume. Options never hold secrets, only file names. */
 export interface VolumeRecord {
   name: string;
-  backend: BackendKind;
+  /** The kind of the backend that holds its data (`local`, `sftp`, ...). */
+  backend: string;
   options: VolumeOptions;
   /** RFC 3339. */
   createdAt: string;
@@ -18,12 +18,27 @@ export const emptyMounts = (): Record<string, number> => Object.create(null) as 
 export const mountCount = (record: VolumeRecord): number =>
   Object.values(record.mounts).reduce((sum, count) => sum + count, 0);
 
-/** Returns a description of what is wrong with `value` as a record, or null when it is one. */
-export function recordProblem(value: unknown): string | null {
+/** One more mount of `id` (the engine may send the same ID twice). */
+export function addMount(record: VolumeRecord, id: string): void {
+  record.mounts[id] = (record.mounts[id] ?? 0) + 1;
+}
+
+/** One mount of `id` fewer; an ID at zero is gone, never negative. */
+export function dropMount(record: VolumeRecord, id: string): void {
+  const count = record.mounts[id] ?? 0;
+  if (count <= 1) delete record.mounts[id];
+  else record.mounts[id] = count - 1;
+}
+
+/**
+ * Returns a description of what is wrong with `value` as a record, or null when it is one.
+ * `kinds` are the backends this daemon runs with: a record of another is not one of ours.
+ */
+export function recordProblem(value: unknown, kinds: readonly string[]): string | null {
   if (typeof value !== 'object' || value === null) return 'is not an object';
   const r = value as Record<string, unknown>;
   if (typeof r.name !== 'string' || r.name === '') return 'has no name';
-  if (!(BACKEND_KINDS as readonly unknown[]).includes(r.backend)) return `has unknown backend ${JSON.stringify(r.backend)}`;
+  if (typeof r.backend !== 'string' || !kinds.includes(r.backend)) return `has unknown backend ${JSON.stringify(r.backend)}`;
   if (!isStringMap(r.options)) return 'has options that are not a map of strings';
   if (typeof r.createdAt !== 'string' || Number.isNaN(Date.parse(r.createdAt))) return 'has no valid createdAt';
   if (typeof r.mounts !== 'object' || r.mounts === null || Array.isArray(r.mounts)) return 'has no mounts map';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { loadStateFile } from '../../src/state/state-file';
+import { readVolumes } from '../support/state';
 import { cleanup, DaemonProcess, makeDirs, mountsUnder } from '../support/daemon-process';
 import { eventually, installCredentials, processesOf, sftpOptions } from '../support/sftp-fixtures';
 import { TestSshd } from '../support/sshd';
@@ -48,7 +48,7 @@ describe('concurrency (real daemon, real sshd)', function () {
       assert.deepEqual(mountsUnder(daemon.dirs.mountRoot), [view]);
       assert.equal(processesOf('sshfs').filter((pid) => fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(daemon.dirs.mountRoot)).length, 0);
     }, 5000, 100);
-    const state = await loadStateFile(path.join(daemon.dirs.dataDir, 'state.jsonl'));
+    const state = await readVolumes(path.join(daemon.dirs.dataDir, 'state.jsonl'));
     assert.ok([...state.values()].every((v) => Object.keys(v.mounts).length === 0));
     await Promise.all(names.map((name) => daemon.client.remove(name)));
     assert.deepEqual(fs.readdirSync(daemon.dirs.mountRoot), ['.local']);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { loadStateFile } from '../../src/state/state-file';
+import { readVolumes } from '../support/state';
 import { cleanup, DaemonProcess, makeDirs } from '../support/daemon-process';
 
 describe('PLUGIN_DATA_DIR on a file system that fills up', function () {
@@ -44,7 +44,7 @@ describe('PLUGIN_DATA_DIR on a file system that fills up', function () {
     assert.match(await daemon.client.err('/VolumeDriver.Mount', { Name: 'before1', ID: 'x' }), /could not save the plugin state/);
     assert.equal(((await daemon.client.get('before1')).Status as { mounts: number }).mounts, 0, 'a refused Mount was counted');
     assert.equal(fs.readFileSync(stateFile, 'utf8').length > 0, true);
-    const onDisk = await loadStateFile(stateFile);
+    const onDisk = await readVolumes(stateFile);
     for (let i = 0; i < 20; i += 1) assert.ok(onDisk.has(`before${i}`), `before${i} lost from the state file`);
     assert.equal(onDisk.get('before0')?.mounts.held, 1);
     const listed = new Set((await daemon.client.list()).map((v) => v.Name));

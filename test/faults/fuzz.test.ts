@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import path from 'node:path';
-import { loadStateFile } from '../../src/state/state-file';
+import { readVolumes } from '../support/state';
 import { cleanup, DaemonProcess, makeDirs } from '../support/daemon-process';
 import { faultRuns } from './fault-settings';
 
@@ -70,7 +70,7 @@ describe('fuzzing the socket API (real daemon process)', function () {
       { numRuns: faultRuns.fuzz, seed },
     );
     assert.ok(errors > faultRuns.fuzz / 10, `only ${errors} requests were refused: the generator is too tame`);
-    const state = await loadStateFile(path.join(daemon.dirs.dataDir, 'state.jsonl'));
+    const state = await readVolumes(path.join(daemon.dirs.dataDir, 'state.jsonl'));
     await daemon.restart();
     assert.deepEqual((await daemon.client.list()).map((v) => v.Name).sort(), [...state.keys()].sort());
     assert.ok(state.size > 0, 'no Create succeeded: the generator never reached the volume service');

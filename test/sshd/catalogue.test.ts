@@ -144,4 +144,26 @@ describe('one catalogue for every host of a store (two daemons, a real sshd)', f
     await delay(1500);
     assert.deepEqual(await names(hostB), []);
   });
+
+  it('takes a volume on the default host but another port for a server of its own: no default login, not in the catalogue', async () => {
+    const other = await TestSshd.start();
+    try {
+      await other.writeClientKeyInto(path.join(hostA.dirs.dataDir, 'keys'), 'id_other');
+      // The plugin's user and key belong to the default store, not to this server.
+      const noUser = await hostA.client.err('/VolumeDriver.Create', { Name: 'elsewhere', Opts: { port: String(other.port) } });
+      assert.match(noUser, /needs a user: add -o user=NAME$/);
+      await other.mkdirAsUser('vol');
+      const opts = { port: String(other.port), user: other.user, identity: 'id_other', hostkey: other.hostKeyFingerprint, path: other.serverPath('vol') };
+      await hostA.client.create('elsewhere', opts);
+      const mountpoint = await hostA.client.mount('elsewhere', 'a');
+      fs.writeFileSync(path.join(mountpoint, 'f'), 'other server');
+      assert.equal(fs.readFileSync(other.serverPath('vol', 'f'), 'utf8'), 'other server');
+      await hostA.client.unmount('elsewhere', 'a');
+      await delay(1500);
+      assert.deepEqual(await names(hostB), []);
+      assert.equal(fs.existsSync(sshd.serverPath('store', '.docker-volume-sftp', 'volumes', 'elsewhere.json')), false);
+    } finally {
+      await other.dispose();
+    }
+  });
 });

@@ -3,10 +3,10 @@ import { loadConfig } from '../../src/config';
 import { PluginError } from '../../src/errors';
 import { checkOptions } from '../../src/options/schema';
 import { fileMode, fileName, integer, oneOf } from '../../src/options/values';
-import { checkVolumeName, MAX_NAME_LENGTH } from '../../src/service/volume-name';
+import { checkVolumeName, MAX_NAME_LENGTH } from '../../src/common/volume-name';
 import { parseMountinfo } from '../../src/system/mountinfo';
 import { pathUnder } from '../../src/system/paths';
-import { KeyedMutex } from '../../src/service/keyed-mutex';
+import { KeyedMutex } from '../../src/common/keyed-mutex';
 
 const code = (fn: () => unknown): string => {
   try {

@@ -2,22 +2,24 @@ import fs from 'fs-extra';
 import path from 'node:path';
 import { PluginError } from '../../errors';
 import type { Logger } from '../../log';
-import { fileMode, integer, parseMode } from '../../options/values';
+import { fileMode, integer, oneOf } from '../../options/values';
 import type { OptionSchema } from '../../options/schema';
 import { bindMount, unmount } from '../../system/mount-commands';
 import { isMountPoint, mountsAtOrUnder } from '../../system/mountinfo';
 import { pathUnder } from '../../system/paths';
 import type { Backend, StatusMap, Undo, VolumeSpec } from '../backend';
-import { BACKEND_OPTION } from '../choose-backend';
+import { BACKEND_OPTION } from '../registry';
 
 const MAX_ID = 2 ** 32 - 2;
 
-const LOCAL_OPTIONS: OptionSchema = {
-  [BACKEND_OPTION.name]: BACKEND_OPTION.spec,
-  uid: integer(0, MAX_ID),
-  gid: integer(0, MAX_ID),
+const ID = integer(0, MAX_ID);
+
+const LOCAL_OPTIONS = {
+  [BACKEND_OPTION]: oneOf('local'),
+  uid: ID,
+  gid: ID,
   mode: fileMode,
-};
+} satisfies OptionSchema;
 
 /** Below PLUGIN_MOUNT_ROOT; no volume can have this name (names start with a letter or digit). */
 export const LOCAL_VIEW = '.local';
@@ -136,13 +138,12 @@ export class LocalBackend implements Backend {
   }
 
   private async applyOwnership(dir: string, spec: VolumeSpec): Promise<void> {
-    const { uid, gid } = spec.options;
+    const { uid, gid, mode } = spec.options;
     if (uid !== undefined || gid !== undefined) {
       const stat = await fs.stat(dir);
-      await fs.chown(dir, uid === undefined ? stat.uid : Number(uid), gid === undefined ? stat.gid : Number(gid));
+      await fs.chown(dir, uid === undefined ? stat.uid : ID.parse(uid), gid === undefined ? stat.gid : ID.parse(gid));
     }
-    const mode = parseMode(spec.options.mode);
-    if (mode !== undefined) await fs.chmod(dir, mode);
+    if (mode !== undefined) await fs.chmod(dir, fileMode.parse(mode));
   }
 }
 
@@ -150,6 +151,6 @@ async function removeEmptyDir(dir: string): Promise<void> {
   try {
     await fs.rmdir(dir);
   } catch {
-    // Not empty or already gone: either way nothing of ours to clean.
+    // ENOTEMPTY or ENOENT: either way nothing of ours to clean.
   }
 }

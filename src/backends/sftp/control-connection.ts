@@ -2,7 +2,7 @@ import type { SFTPWrapper } from 'ssh2';
 import type SftpClient from 'ssh2-sftp-client';
 import fs from 'node:fs/promises';
 import { PluginError } from '../../errors';
-import { KeyedMutex } from '../../service/keyed-mutex';
+import { KeyedMutex } from '../../common/keyed-mutex';
 import { fingerprintOf, hostKeyFromBlob, knownHostsTrust, sameFingerprint, type HostKey } from './host-keys';
 import { connectError, isTransient, type Target } from './remote-errors';
 
@@ -59,7 +59,7 @@ export class ControlConnections {
         return result;
       } catch (error) {
         this.open.delete(key);
-        await connected.client.end().catch(() => undefined);
+        await closeQuietly(connected.client);
         throw error;
       }
     });
@@ -82,7 +82,7 @@ export class ControlConnections {
     if (entry === undefined) return;
     this.open.delete(key);
     clearTimeout(entry.timer);
-    await entry.connected.client.end().catch(() => undefined);
+    await closeQuietly(entry.connected.client);
   }
 }
 
@@ -127,12 +127,24 @@ async function connectOnce(target: ControlTarget, onClosed: () => void): Promise
       },
     });
   } catch (error) {
-    await client.end().catch(() => undefined);
+    await closeQuietly(client);
     if (seen.key !== undefined && seen.verdict !== 'trusted') throw hostKeyError(target, seen.key, seen.verdict);
     throw error;
   }
   if (seen.key === undefined) throw new PluginError('REMOTE_HOSTKEY', `${target.host}:${target.port} offered no host key`);
   return { client, sftp, hostKey: seen.key };
+}
+
+/**
+ * Ends a connection that failed or is no longer wanted. Ending one the server already
+ * closed fails, and that failure says nothing the caller's own error does not.
+ */
+async function closeQuietly(client: SftpClient): Promise<void> {
+  try {
+    await client.end();
+  } catch {
+    // already closed
+  }
 }
 
 /** The ssh2 client inside ssh2-sftp-client (not in its type declarations). */

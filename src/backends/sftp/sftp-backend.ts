@@ -1,24 +1,40 @@
 import fs from 'fs-extra';
 import path from 'node:path';
-import type { SftpDefaults } from '../../config';
 import { describe, PluginError } from '../../errors';
 import type { Logger } from '../../log';
+import type { VolumeOptions } from '../../options/schema';
+import { writeFileAtomic } from '../../system/atomic-write';
 import { unmount } from '../../system/mount-commands';
 import { isMountPoint } from '../../system/mountinfo';
 import { pathUnder } from '../../system/paths';
 import { raiseReadAhead } from '../../system/read-ahead';
 import { terminate } from '../../system/processes';
-import { writeFileAtomic } from '../../state/atomic-write';
 import type { Backend, StatusMap, Undo, VolumeSpec } from '../backend';
+import { CatalogueRemote } from './catalogue/catalogue-remote';
+import { loadHostIdentity } from './catalogue/host-identity';
+import { StoreCatalogue } from './catalogue/store-catalogue';
 import { ControlConnections, readSecretFile, type ControlTarget, type HostTrust } from './control-connection';
+import { DefaultStore, type SftpDefaults } from './default-store';
 import { hostKeyFromBlob, knownHostsLine } from './host-keys';
 import { operationError } from './remote-errors';
 import { statvfs, type RemoteUsage } from './remote-usage';
 import { sshConfigText } from './ssh-config';
 import { SshfsProcess } from './sshfs-process';
 import { sshfsOptions } from './sshfs-options';
-import { SFTP_OPTIONS, SFTP_REFUSED, checkSftpDefaults } from './sftp-options';
+import { SFTP_OPTIONS, SFTP_REFUSED } from './sftp-options';
 import { describeRemote, resolveSettings, type SftpSettings } from './sftp-settings';
+
+export interface SftpBackendConfig {
+  dataDir: string;
+  defaults: SftpDefaults;
+  /** Seconds an SFTP mount stays connected after its last Unmount; 0 releases it at once. */
+  idleUnmountSeconds: number;
+  /** How this host is named to the other hosts of the default store. */
+  hostName: string;
+  leaseTtlSeconds: number;
+  catalogueRefreshSeconds: number;
+  log: Logger;
+}
 
 interface VolumeHealth {
   lastError?: string | undefined;
@@ -38,16 +54,46 @@ export class SftpBackend implements Backend {
   private readonly health = new Map<string, VolumeHealth>();
   private readonly keysDir: string;
   private readonly filesDir: string;
+  private readonly store: DefaultStore;
+  private readonly log: Logger;
+  /** Settings parsed once per volume: keyed on the options object a volume keeps for life. */
+  private readonly parsed = new WeakMap<VolumeOptions, { name: string; settings: SftpSettings }>();
+  readonly idleUnmountSeconds: number;
+  /** With a default store, the store keeps the catalogue of its volumes for every host. */
+  catalogue: StoreCatalogue | undefined;
 
-  constructor(
-    dataDir: string,
-    private readonly defaults: SftpDefaults,
-    private readonly log: Logger,
-    readonly idleUnmountSeconds = 0,
-  ) {
-    checkSftpDefaults(defaults);
-    this.keysDir = path.join(dataDir, 'keys');
-    this.filesDir = path.join(dataDir, 'sftp');
+  constructor(config: Omit<SftpBackendConfig, 'hostName' | 'leaseTtlSeconds' | 'catalogueRefreshSeconds'>) {
+    this.store = new DefaultStore(config.defaults);
+    this.log = config.log;
+    this.idleUnmountSeconds = config.idleUnmountSeconds;
+    this.keysDir = path.join(config.dataDir, 'keys');
+    this.filesDir = path.join(config.dataDir, 'sftp');
+  }
+
+  /** The backend with its store catalogue, whose local copy is loaded before the daemon listens. */
+  static async open(config: SftpBackendConfig): Promise<SftpBackend> {
+    const backend = new SftpBackend(config);
+    await fs.mkdirp(backend.keysDir, { mode: 0o700 });
+    if (backend.store.host === undefined) return backend;
+    const host = await loadHostIdentity(config.dataDir, config.hostName);
+    const remote = new CatalogueRemote(backend.control, () => backend.defaultStoreTarget(), config.defaults.basePath ?? '.', host);
+    backend.catalogue = new StoreCatalogue({
+      remote,
+      host,
+      covers: (options) => backend.store.holds(options),
+      cacheFile: path.join(config.dataDir, 'catalogue-cache.json'),
+      leaseTtlSeconds: config.leaseTtlSeconds,
+      refreshSeconds: config.catalogueRefreshSeconds,
+      log: config.log,
+    });
+    await backend.catalogue.load();
+    config.log.info('store catalogue', { host: host.name, hostId: host.id });
+    return backend;
+  }
+
+  /** A volume that names a server, or any volume when the plugin has a default store. */
+  claims(options: VolumeOptions): boolean {
+    return options.host !== undefined || this.store.host !== undefined;
   }
 
   checkSpec(spec: VolumeSpec): void {
@@ -96,7 +142,7 @@ export class SftpBackend implements Backend {
     const settings = this.settings(spec);
     if (settings.deleteOnRemove) await this.deleteRemote(spec, settings);
     await fs.rm(this.volumeDir(spec.name), { recursive: true, force: true });
-    await fs.rmdir(spec.mountpoint).catch(() => undefined);
+    await removeEmptyMountpoint(spec.mountpoint);
     this.health.delete(spec.name);
   }
 
@@ -132,7 +178,7 @@ export class SftpBackend implements Backend {
       await raiseReadAhead(spec.mountpoint);
     } catch (error) {
       this.remember(spec.name, { lastError: describe(error) });
-      await fs.rmdir(spec.mountpoint).catch(() => undefined);
+      await removeEmptyMountpoint(spec.mountpoint);
       throw error;
     }
     void this.refreshUsage(spec, settings);
@@ -143,7 +189,7 @@ export class SftpBackend implements Backend {
     this.processes.delete(spec.name);
     if (sshfs !== undefined) await sshfs.stop();
     else if (await isMountPoint(spec.mountpoint)) await unmount(spec.mountpoint);
-    await fs.rmdir(spec.mountpoint).catch(() => undefined);
+    await removeEmptyMountpoint(spec.mountpoint);
   }
 
   status(spec: VolumeSpec): StatusMap {
@@ -171,17 +217,13 @@ export class SftpBackend implements Backend {
   }
 
   async close(): Promise<void> {
+    this.catalogue?.stop();
     await this.control.closeAll();
   }
 
-  /** The control connection pool, shared with the store catalogue. */
-  get connections(): ControlConnections {
-    return this.control;
-  }
-
   /** How to reach the plugin's default store (SFTP_* settings), for the catalogue. */
-  async defaultStoreTarget(): Promise<ControlTarget> {
-    const settings = resolveSettings({ name: 'catalogue', options: {}, mountpoint: '' }, this.defaults, this.keysDir);
+  private async defaultStoreTarget(): Promise<ControlTarget> {
+    const settings = resolveSettings({ name: 'catalogue', options: {}, mountpoint: '' }, this.store, this.keysDir);
     return this.target(settings, await this.administratorTrust(settings));
   }
 
@@ -266,7 +308,11 @@ export class SftpBackend implements Backend {
   }
 
   private settings(spec: VolumeSpec): SftpSettings {
-    return resolveSettings(spec, this.defaults, this.keysDir);
+    const known = this.parsed.get(spec.options);
+    if (known?.name === spec.name) return known.settings;
+    const settings = resolveSettings(spec, this.store, this.keysDir);
+    this.parsed.set(spec.options, { name: spec.name, settings });
+    return settings;
   }
 
   private target(settings: SftpSettings, trust: HostTrust): ControlTarget {
@@ -284,4 +330,13 @@ export class SftpBackend implements Backend {
   private volumeDir = (name: string): string => pathUnder(this.filesDir, name);
   private knownHostsFile = (name: string): string => path.join(this.volumeDir(name), 'known_hosts');
   private sshConfigFile = (name: string): string => path.join(this.volumeDir(name), 'ssh_config');
+}
+
+/** Mountpoints are made for a mount; one that is not empty or already gone is left as it is. */
+async function removeEmptyMountpoint(dir: string): Promise<void> {
+  try {
+    await fs.rmdir(dir);
+  } catch {
+    // ENOTEMPTY, ENOENT or EBUSY: nothing of ours to clean.
+  }
 }

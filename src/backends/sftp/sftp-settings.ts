@@ -1,8 +1,8 @@
 import path from 'node:path';
-import type { SftpDefaults } from '../../config';
 import { PluginError } from '../../errors';
-import { parseBoolean, parseInteger, parseMode, parseSeconds } from '../../options/values';
 import type { VolumeSpec } from '../backend';
+import type { DefaultStore } from './default-store';
+import { SFTP_OPTION_DEFAULTS as DEFAULTS, optionValue, type SftpOptionName } from './sftp-options';
 
 /** Everything needed to reach and mount one SFTP volume, typed, with defaults applied. */
 export interface SftpSettings {
@@ -30,61 +30,57 @@ export interface SftpSettings {
   connectTimeoutSeconds: number;
 }
 
-// Measured here: AES-GCM with several connections roughly doubles sshfs's default throughput.
-export const DEFAULT_CIPHER = 'aes128-gcm@openssh.com';
-export const DEFAULT_CONNECTIONS = 4;
-// Another host's write shows within this: a reader that looked at the file mid-write keeps
-// the old size for at most this long after the writer closed it.
-export const DEFAULT_CACHE_TIMEOUT = 0.5;
-
 /**
- * Applies plugin-level defaults. They describe one default store, so they apply only when
- * the volume names no host or names that same host.
+ * Parses a volume's options into settings. Plugin-level defaults describe one default
+ * store, so they apply only to the volumes that store holds (DefaultStore.holds).
  */
-export function resolveSettings(spec: VolumeSpec, defaults: SftpDefaults, keysDir: string): SftpSettings {
+export function resolveSettings(spec: VolumeSpec, store: DefaultStore, keysDir: string): SftpSettings {
   const o = spec.options;
-  const onDefaultStore = o.host === undefined || o.host === defaults.host;
-  const fallback = (value: string | undefined): string | undefined => (onDefaultStore ? value : undefined);
+  const value = <K extends SftpOptionName>(name: K) => optionValue(o, name);
+  const defaults = store.defaults;
+  const onDefaultStore = store.holds(o);
+  const fallback = (given: string | undefined): string | undefined => (onDefaultStore ? given : undefined);
 
-  const host = o.host ?? defaults.host;
+  const host = value('host') ?? defaults.host;
   if (host === undefined) {
     throw new PluginError('BAD_OPTION', 'an SFTP volume needs a server: add -o host=NAME (or set SFTP_HOST on the plugin)');
   }
-  const user = o.user ?? fallback(defaults.user);
+  const user = value('user') ?? fallback(defaults.user);
   if (user === undefined) {
-    throw new PluginError('BAD_OPTION', 'an SFTP volume needs a user: add -o user=NAME (or set SFTP_USER on the plugin)');
+    throw new PluginError('BAD_OPTION', `an SFTP volume needs a user: add -o user=NAME${onDefaultStore || defaults.host === undefined ? ' (or set SFTP_USER on the plugin)' : ''}`);
   }
+  const passwordFile = value('password_file');
   // A base path with no default host confines every volume; with one, the volumes on it.
   const basePath = defaults.host === undefined ? defaults.basePath : fallback(defaults.basePath);
-  const identity = o.identity ?? (o.password_file === undefined ? fallback(defaults.identity) : undefined);
+  const identity = value('identity') ?? (passwordFile === undefined ? fallback(defaults.identity) : undefined);
   return {
     host,
-    port: parseInteger(o.port ?? fallback(defaults.port), 22),
+    port: value('port') ?? (onDefaultStore ? store.port : DEFAULTS.port),
     user,
-    remotePath: remotePathOf(spec.name, o.path, basePath),
+    remotePath: remotePathOf(spec.name, value('path'), basePath),
     basePath,
     identityFile: identity === undefined ? undefined : path.join(keysDir, identity),
-    passwordFile: o.password_file === undefined ? undefined : path.join(keysDir, o.password_file),
-    hostkey: o.hostkey ?? fallback(defaults.hostkey),
-    readonly: parseBoolean(o.readonly, false),
-    uid: o.uid === undefined ? undefined : Number(o.uid),
-    gid: o.gid === undefined ? undefined : Number(o.gid),
-    umask: parseMode(o.umask),
-    allowOther: parseBoolean(o.allow_other, true),
-    deleteOnRemove: o.remove === 'delete',
-    connections: connectionsFor(o.connections, o.password_file !== undefined),
-    cipher: o.cipher ?? DEFAULT_CIPHER,
-    compression: parseBoolean(o.compression, false),
-    cacheTimeout: parseSeconds(o.cache_timeout, DEFAULT_CACHE_TIMEOUT),
-    keepalive: parseInteger(o.keepalive, 5),
-    connectTimeoutSeconds: parseInteger(o.connect_timeout, 10),
+    passwordFile: passwordFile === undefined ? undefined : path.join(keysDir, passwordFile),
+    hostkey: value('hostkey') ?? fallback(defaults.hostkey),
+    readonly: value('readonly') ?? DEFAULTS.readonly,
+    uid: value('uid'),
+    gid: value('gid'),
+    umask: value('umask'),
+    allowOther: value('allow_other') ?? DEFAULTS.allow_other,
+    deleteOnRemove: (value('remove') ?? DEFAULTS.remove) === 'delete',
+    connections: connectionsFor(value('connections'), passwordFile !== undefined),
+    cipher: value('cipher') ?? DEFAULTS.cipher,
+    compression: value('compression') ?? DEFAULTS.compression,
+    cacheTimeout: value('cache_timeout') ?? DEFAULTS.cache_timeout,
+    keepalive: value('keepalive') ?? DEFAULTS.keepalive,
+    connectTimeoutSeconds: value('connect_timeout') ?? DEFAULTS.connect_timeout,
   };
 }
 
 // sshfs reads a password from stdin once, so password logins cannot open parallel connections.
-function connectionsFor(given: string | undefined, password: boolean): number {
-  if (!password) return parseInteger(given, DEFAULT_CONNECTIONS);
-  if (given !== undefined && given !== '1') {
+function connectionsFor(given: number | undefined, password: boolean): number {
+  if (!password) return given ?? DEFAULTS.connections;
+  if (given !== undefined && given !== 1) {
     throw new PluginError('BAD_OPTION', `option connections=${given} needs key authentication: sshfs cannot open parallel connections with password_file; use identity=KEYFILE, or connections=1`);
   }
   return 1;

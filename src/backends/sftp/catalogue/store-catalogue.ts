@@ -1,18 +1,15 @@
 import fs from 'node:fs/promises';
-import { describe, PluginError } from '../errors';
-import type { BackendKind } from '../backends/backend';
-import type { Logger } from '../log';
-import type { VolumeOptions } from '../options/schema';
-import { writeFileAtomic } from '../state/atomic-write';
+import { describe, PluginError } from '../../../errors';
+import type { Logger } from '../../../log';
+import type { VolumeOptions } from '../../../options/schema';
+import { writeFileAtomic } from '../../../system/atomic-write';
+import type { CatalogueEntry, HostIdentity, SharedCatalogue } from '../../backend';
 import type { CatalogueRemote, ListedEntry } from './catalogue-remote';
-import type { CatalogueEntry } from './catalogue-records';
-import type { SharedCatalogue } from '../service/shared-catalogue';
-import type { HostIdentity } from './host-identity';
 
 export interface StoreCatalogueOptions {
   remote: CatalogueRemote;
   /** Which volumes live on this store and so belong in its catalogue. */
-  covers: (kind: BackendKind, options: VolumeOptions) => boolean;
+  covers: (options: VolumeOptions) => boolean;
   host: HostIdentity;
   /** Local copy of the catalogue, so Get and List answer at once, also after a restart. */
   cacheFile: string;
@@ -38,7 +35,7 @@ export class StoreCatalogue implements SharedCatalogue {
   private refreshing: Promise<void> | undefined;
   private namesRevision = 0;
   /** Called for names that were in the catalogue and are gone: another host removed them. */
-  onRemovedElsewhere: (name: string) => void = () => undefined;
+  private removedElsewhere: (name: string) => void = () => undefined;
 
   constructor(private readonly options: StoreCatalogueOptions) {}
 
@@ -46,8 +43,8 @@ export class StoreCatalogue implements SharedCatalogue {
     return this.options.host;
   }
 
-  covers(kind: BackendKind, options: VolumeOptions): boolean {
-    return this.options.covers(kind, options);
+  covers(options: VolumeOptions): boolean {
+    return this.options.covers(options);
   }
 
   get revision(): number {
@@ -65,7 +62,8 @@ export class StoreCatalogue implements SharedCatalogue {
     }
   }
 
-  start(): void {
+  start(removedElsewhere: (name: string) => void): void {
+    this.removedElsewhere = removedElsewhere;
     void this.refresh();
     const refresh = setInterval(() => void this.refresh(), this.options.refreshSeconds * 1000);
     const renew = setInterval(() => void this.renewAll(), (this.options.leaseTtlSeconds * 1000) / 3);
@@ -120,7 +118,7 @@ export class StoreCatalogue implements SharedCatalogue {
     try {
       leases = await this.options.remote.otherLeases(name);
     } catch (error) {
-      throw new PluginError('REMOTE_UNREACHABLE', `cannot check whether other hosts use volume ${name}: ${describe(error)}; nothing was removed, try again when the store answers`);
+      throw new PluginError('REMOTE_UNREACHABLE', `cannot check whether other hosts use volume ${name}: ${describe(error)}; nothing was removed, try again when the store answers`, { cause: error });
     }
     const live = leases.filter((lease) => lease.ageSeconds < this.options.leaseTtlSeconds);
     if (live.length > 0) {
@@ -157,7 +155,7 @@ export class StoreCatalogue implements SharedCatalogue {
       this.entries = next;
       this.refreshedAt = Date.now();
       if (previous.size !== next.size || [...next.keys()].some((name) => !previous.has(name))) this.namesRevision += 1;
-      for (const name of previous.keys()) if (!next.has(name)) this.onRemovedElsewhere(name);
+      for (const name of previous.keys()) if (!next.has(name)) this.removedElsewhere(name);
       const cache: CacheFile = { refreshedAt: this.refreshedAt, entries: [...next.values()].map((listed) => listed.entry) };
       await writeFileAtomic(this.options.cacheFile, JSON.stringify(cache));
     } catch (error) {

@@ -1,8 +1,9 @@
 import path from 'node:path';
 import type SftpClient from 'ssh2-sftp-client';
-import type { ControlConnections, ControlTarget } from '../backends/sftp/control-connection';
-import type { HostIdentity } from './host-identity';
-import { parseEntry, parseHost, type CatalogueEntry, type Lease } from './catalogue-records';
+import { describe, PluginError } from '../../../errors';
+import type { CatalogueEntry, HostIdentity } from '../../backend';
+import type { ControlConnections, ControlTarget } from '../control-connection';
+import { parseEntry, parseHost, type Lease } from './catalogue-records';
 
 export interface ListedEntry {
   entry: CatalogueEntry;
@@ -36,13 +37,24 @@ export class CatalogueRemote {
     this.clockFile = path.posix.join(root, 'clock', `${host.id}`);
   }
 
-  private async with<T>(work: (client: SftpClient) => Promise<T>): Promise<T> {
-    return this.control.with(await this.target(), ({ client }) => work(client));
+  /** Runs `work` on the pooled control connection; a failure says what could not be done. */
+  private async with<T>(what: string, work: (client: SftpClient) => Promise<T>): Promise<T> {
+    const target = await this.target();
+    try {
+      return await this.control.with(target, ({ client }) => work(client));
+    } catch (error) {
+      if (error instanceof PluginError) throw error;
+      throw new PluginError(
+        'STORE_FAILED',
+        `the volume store ${target.user}@${target.host}:${target.port} could not ${what}: ${describe(error)}; check the store's free space and permissions, then try again`,
+        { cause: error },
+      );
+    }
   }
 
   /** Every record on the store; records whose listing stamp did not change are reused. */
   list(previous: ReadonlyMap<string, ListedEntry>): Promise<Map<string, ListedEntry>> {
-    return this.with(async (client) => {
+    return this.with('list the volume records', async (client) => {
       let files: SftpClient.FileInfo[];
       try {
         files = await client.list(this.volumesDir);
@@ -70,7 +82,7 @@ export class CatalogueRemote {
 
   /** Publishes `entry` unless the name is taken; returns the record that holds the name. */
   publish(entry: CatalogueEntry): Promise<CatalogueEntry> {
-    return this.with(async (client) => {
+    return this.with(`publish the record of volume ${entry.name}`, async (client) => {
       await client.mkdir(this.volumesDir, true);
       const final = path.posix.join(this.volumesDir, `${entry.name}.json`);
       const temp = `${final}.${this.host.id}.tmp`;
@@ -79,29 +91,32 @@ export class CatalogueRemote {
         await client.rename(temp, final);
         return entry;
       } catch (error) {
-        await client.delete(temp, true).catch(() => undefined);
+        // `true`: a temp file that is not there is no failure.
+        await client.delete(temp, true);
         let existing: CatalogueEntry | undefined;
         try {
           existing = parseEntry(((await client.get(final)) as Buffer).toString('utf8'), entry.name);
         } catch {
           throw error;
         }
-        if (existing === undefined) throw new Error(`the store holds an unreadable record for ${entry.name} at ${final}`);
+        if (existing === undefined) {
+          throw new PluginError('STORE_FAILED', `the store holds an unreadable record for volume ${entry.name} at ${final}; move it aside on the server, or use another name`);
+        }
         return existing;
       }
     });
   }
 
   withdraw(name: string): Promise<void> {
-    return this.with(async (client) => {
+    return this.with(`withdraw the record of volume ${name}`, async (client) => {
       await client.delete(path.posix.join(this.volumesDir, `${name}.json`), true);
-      await client.delete(this.leaseFile(name), true).catch(() => undefined);
+      await client.delete(this.leaseFile(name), true);
     });
   }
 
   /** Writes or renews this host's lease: the server stamps the file's mtime. */
   renewLease(name: string): Promise<void> {
-    return this.with(async (client) => {
+    return this.with(`renew this host's lease on volume ${name}`, async (client) => {
       const dir = path.posix.join(this.leasesDir, name);
       if ((await client.exists(dir)) === false) await client.mkdir(dir, true);
       // Written aside and renamed over: a reader never sees a half-written lease.
@@ -112,14 +127,14 @@ export class CatalogueRemote {
   }
 
   dropLease(name: string): Promise<void> {
-    return this.with(async (client) => {
+    return this.with(`drop this host's lease on volume ${name}`, async (client) => {
       await client.delete(this.leaseFile(name), true);
     });
   }
 
   /** Leases on `name` held by other hosts, with their age by the server's own clock. */
   otherLeases(name: string): Promise<Lease[]> {
-    return this.with(async (client) => {
+    return this.with(`read the leases on volume ${name}`, async (client) => {
       let files: SftpClient.FileInfo[];
       try {
         files = await client.list(path.posix.join(this.leasesDir, name));

@@ -8,6 +8,7 @@ export class KeyedMutex {
   run<T>(key: string, work: () => Promise<T>): Promise<T> {
     const previous = this.tails.get(key) ?? Promise.resolve();
     const result = previous.then(work, work);
+    // The caller gets the failure through `result`; the queue only waits for the turn to end.
     const tail = result.catch(() => undefined);
     this.tails.set(key, tail);
     void tail.then(() => {

@@ -1,13 +1,4 @@
-import type { VolumeOptions } from '../options/schema';
-import type { HostIdentity } from './host-identity';
-
-/** A volume's definition as the store keeps it, one small JSON file per volume. */
-export interface CatalogueEntry {
-  name: string;
-  options: VolumeOptions;
-  createdAt: string;
-  createdBy: HostIdentity;
-}
+import type { CatalogueEntry, HostIdentity } from '../../backend';
 
 /** A host's claim that it has a volume mounted; alive while the server-side mtime is fresh. */
 export interface Lease {
@@ -16,6 +7,7 @@ export interface Lease {
   ageSeconds: number;
 }
 
+/** A record as the store keeps it, one small JSON file per volume; undefined when it is not one. */
 export function parseEntry(text: string, name: string): CatalogueEntry | undefined {
   try {
     const value = JSON.parse(text) as Partial<CatalogueEntry>;

@@ -1,0 +1,71 @@
+import { checkVolumeName } from '../common/volume-name';
+import { PluginError } from '../errors';
+import type { VolumeOptions } from '../options/schema';
+import { mountCount, type VolumeRecord } from '../state/volume-record';
+import type { VolumeBackends } from './volume-backends';
+import type { VolumeDetails, VolumeSummary } from './volume-driver';
+import type { VolumeTable } from './volume-table';
+
+/**
+ * What Get, List and Path answer: this host's volumes and those of shared catalogues,
+ * from memory only. The engine deletes a volume whose Get fails after a restart, so none
+ * of these waits for a server.
+ */
+export class VolumeViews {
+  constructor(
+    private readonly table: VolumeTable,
+    private readonly backends: VolumeBackends,
+  ) {}
+
+  /** A volume of this host, or one of a shared catalogue seen as a record (not saved). */
+  known(name: string): VolumeRecord {
+    const record = this.table.get(name) ?? this.backends.fromCatalogues(name);
+    if (record === undefined) throw new PluginError('NOT_FOUND', `no such volume: ${name}`);
+    return record;
+  }
+
+  path(rawName: unknown): string {
+    return this.backends.mountpoint(this.known(checkVolumeName(rawName)));
+  }
+
+  get(rawName: unknown): VolumeDetails {
+    const record = this.known(checkVolumeName(rawName));
+    const spec = this.backends.spec(record);
+    const catalogue = this.backends.shared(record);
+    const age = catalogue?.ageSeconds();
+    const createdBy = catalogue?.find(record.name)?.createdBy.name;
+    return {
+      name: record.name,
+      mountpoint: spec.mountpoint,
+      createdAt: record.createdAt,
+      status: {
+        ...this.backends.of(record).status(spec),
+        backend: record.backend,
+        mounts: mountCount(record),
+        options: formatOptions(record.options),
+        ...(catalogue === undefined ? {} : { catalogue: age === undefined ? 'not read from the store yet' : `read from the store ${age} s ago` }),
+        ...(createdBy === undefined ? {} : { createdBy }),
+      },
+    };
+  }
+
+  /** This host's volumes, and every volume of the shared catalogues. */
+  list(): VolumeSummary[] {
+    const summaries = [...this.table.values()].map((record): VolumeSummary =>
+      mountCount(record) > 0 ? { name: record.name, mountpoint: this.backends.mountpoint(record) } : { name: record.name },
+    );
+    for (const catalogue of this.backends.catalogues()) {
+      for (const name of catalogue.names()) if (!this.table.has(name)) summaries.push({ name });
+    }
+    return summaries;
+  }
+}
+
+/** Options as `docker volume inspect` shows them in Status, and messages name them. */
+export const formatOptions = (options: VolumeOptions): string =>
+  Object.keys(options).length === 0
+    ? 'none'
+    : Object.entries(options)
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([key, value]) => `${key}=${value}`)
+        .join(',');

@@ -1,0 +1,65 @@
+import assert from 'node:assert/strict';
+import { DefaultStore } from '../../src/backends/sftp/default-store';
+import { SFTP_OPTIONS } from '../../src/backends/sftp/sftp-options';
+import { resolveSettings } from '../../src/backends/sftp/sftp-settings';
+import { checkOptions } from '../../src/options/schema';
+
+const store = new DefaultStore({ host: 'store.example', port: '2222', user: 'dvs', identity: 'id_store', basePath: '/srv/volumes' });
+const settingsOf = (options: Record<string, string>) => resolveSettings({ name: 'vol', options, mountpoint: '/mnt/vol' }, store, '/keys');
+
+describe('the default store: one rule for every use', () => {
+  const cases: [string, Record<string, string>, boolean][] = [
+    ['no server named', {}, true],
+    ['its host', { host: 'store.example' }, true],
+    ['its host and port', { host: 'store.example', port: '2222' }, true],
+    ['its port written with a leading zero', { port: '02222' }, true],
+    ['its host on another port', { host: 'store.example', port: '22' }, false],
+    ['another port only', { port: '2200' }, false],
+    ['another host', { host: 'other.example', port: '2222' }, false],
+  ];
+  for (const [what, options, held] of cases) {
+    it(`${held ? 'holds' : 'does not hold'} a volume naming ${what}, and settings agree`, () => {
+      assert.equal(store.holds(options), held);
+      const settings = settingsOf({ user: 'u', ...options });
+      // Only volumes on the default store take the plugin's key and base path.
+      assert.equal(settings.identityFile, held ? '/keys/id_store' : undefined);
+      assert.equal(settings.basePath, held ? '/srv/volumes' : undefined);
+    });
+  }
+
+  it('has no default store without SFTP_HOST', () => {
+    assert.equal(new DefaultStore({}).holds({}), false);
+  });
+
+  it('gives the default user only on the default store', () => {
+    assert.equal(settingsOf({}).user, 'dvs');
+    assert.throws(() => settingsOf({ port: '22' }), /needs a user: add -o user=NAME$/);
+  });
+
+  it('refuses bad defaults at start, naming the variable', () => {
+    assert.throws(() => new DefaultStore({ host: 'a,b' }), /SFTP_HOST="a,b": commas are not allowed/);
+    assert.throws(() => new DefaultStore({ port: '0' }), /SFTP_PORT="0": expected a whole number from 1 to 65535/);
+  });
+});
+
+describe('SFTP options: checked and parsed by one spec', () => {
+  it('parses every accepted value into its typed setting', () => {
+    const options = { user: 'u', readonly: 'yes', uid: '1000', umask: '0027', allow_other: 'false', remove: 'delete', connections: '2', cache_timeout: '0.25', keepalive: '9', connect_timeout: '3', compression: '1' };
+    checkOptions('sftp', SFTP_OPTIONS, options);
+    const s = settingsOf(options);
+    assert.deepEqual(
+      [s.readonly, s.uid, s.umask, s.allowOther, s.deleteOnRemove, s.connections, s.cacheTimeout, s.keepalive, s.connectTimeoutSeconds, s.compression],
+      [true, 1000, 0o027, false, true, 2, 0.25, 9, 3, true],
+    );
+  });
+
+  it('applies the documented defaults', () => {
+    const s = settingsOf({});
+    assert.deepEqual([s.port, s.readonly, s.allowOther, s.deleteOnRemove, s.connections, s.cipher, s.cacheTimeout], [2222, false, true, false, 4, 'aes128-gcm@openssh.com', 0.5]);
+  });
+
+  it('refuses a value the check refuses, also when parsing', () => {
+    assert.throws(() => checkOptions('sftp', SFTP_OPTIONS, { connections: '17' }), /option connections="17": expected a whole number from 1 to 16/);
+    assert.throws(() => settingsOf({ connections: '17' }), /expected a whole number from 1 to 16/);
+  });
+});
