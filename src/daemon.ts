@@ -55,7 +55,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
       await service.drain();
       await service.releaseIdleMounts();
       await journal.close();
-      await Promise.all(backends.all().map((backend) => backend.close?.()));
+      await Promise.all(backends.all().map((backend) => backend.close?.() ?? Promise.resolve()));
       await fs.rm(config.socketPath, { force: true });
     },
   };

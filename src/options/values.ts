@@ -56,7 +56,11 @@ export function oneOf<T extends string>(...choices: T[]): TypedOption<T> {
   );
 }
 
-export const boolean: TypedOption<boolean> = typed(oneOf('true', 'false', 'yes', 'no', '1', '0').check, (value) => ['true', 'yes', '1'].includes(value));
+const BOOLEAN_WORDS = oneOf('true', 'false', 'yes', 'no', '1', '0');
+export const boolean: TypedOption<boolean> = typed(
+  (value) => BOOLEAN_WORDS.check(value),
+  (value) => ['true', 'yes', '1'].includes(value),
+);
 
 /** A file name inside a fixed directory: no separators, no traversal, no hidden files. */
 export const fileName: TypedOption<string> = matching(/^[A-Za-z0-9_][A-Za-z0-9_.@-]{0,127}$/, 'a plain file name (letters, digits, _ . @ -), not a path');
@@ -83,5 +87,5 @@ export function passedOn<T>(spec: TypedOption<T>): TypedOption<T> {
     if (/[\u0000-\u001f\u007f]/.test(value)) fail('control characters are not allowed');
     if (value.length > 256) fail('at most 256 characters');
     spec.check(value);
-  }, spec.parse);
+  }, (value) => spec.parse(value));
 }

@@ -53,7 +53,7 @@ export class ControlConnections {
       const connected = entry?.connected ?? (await connectWithRetry(target, () => this.forget(key)));
       try {
         const result = await work(connected);
-        entry = { connected, timer: setTimeout(() => this.drop(key), IDLE_CLOSE_MS) };
+        entry = { connected, timer: setTimeout(() => void this.drop(key), IDLE_CLOSE_MS) };
         entry.timer.unref();
         this.open.set(key, entry);
         return result;

@@ -268,7 +268,7 @@ export class SftpBackend implements Backend {
     const existing = await this.readKnownHosts(spec.name);
     if (existing !== undefined) return existing;
     const trust = await this.administratorTrust(settings);
-    const hostKey = await this.control.with(this.target(settings, trust), async ({ hostKey }) => hostKey);
+    const hostKey = await this.control.with(this.target(settings, trust), ({ hostKey }) => Promise.resolve(hostKey));
     const line = `${knownHostsLine(settings.host, settings.port, hostKey)}\n`;
     await fs.mkdirp(this.volumeDir(spec.name), { mode: 0o700 });
     await writeFileAtomic(this.knownHostsFile(spec.name), line);

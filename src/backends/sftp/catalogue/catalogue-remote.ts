@@ -59,7 +59,7 @@ export class CatalogueRemote {
       try {
         files = await client.list(this.volumesDir);
       } catch (error) {
-        if (isMissing(error)) return new Map();
+        if (isMissing(error)) return new Map<string, ListedEntry>();
         throw error;
       }
       const result = new Map<string, ListedEntry>();
