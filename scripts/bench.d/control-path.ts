@@ -3,7 +3,7 @@
  * on the socket that speaks as the engine does. Local volumes, so the figures are the
  * daemon's own cost: protocol, service, locking and the durable state write. The daemon
  * is `node dist/main.js` outside Docker (build it first: npm run build).
- * Usage: npx tsx scripts/bench/control-path.ts [COUNTS...]   (default 10 1000 10000)
+ * Usage: npx tsx scripts/bench.d/control-path.ts [COUNTS...]   (default 10 1000 10000)
  * scripts/bench calls controlPath() and puts the figures in docs/benchmarks.md.
  */
 import { spawn } from 'node:child_process';

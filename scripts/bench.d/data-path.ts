@@ -8,7 +8,8 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { IMAGE, PEERS, PREFIX, rethrowIfEngineGone, type Target, type World } from './env';
-import { dropCaches, log, runOk } from './lib/proc';
+import { runOk } from '../../test/support/run';
+import { dropCaches, log } from './lib/proc';
 import type { ResultStore } from './lib/results';
 
 export interface DataSizes {

@@ -5,7 +5,7 @@
  * runs it, and the same request on the engine's API socket (no CLI start-up).
  * Also the memory of the plugin (and of rclone) idle, with many volumes and with mounts.
  */
-import { IMAGE, PEERS, PREFIX, rethrowIfEngineGone, type PeerId, type World } from './env';
+import { IMAGE, PEERS, PREFIX, rethrowIfEngineGone, type World } from './env';
 import { log, sleep } from './lib/proc';
 import { rssMB } from './lib/procfs';
 import type { ResultStore } from './lib/results';
@@ -128,32 +128,35 @@ export async function mountLatency(world: World, store: ResultStore, peers: Driv
   const runArgs = (volume: string | undefined): string[] => [
     'run', '--rm', '--label', PREFIX, '--network', 'none', ...(volume === undefined ? [] : ['-v', `${volume}:/d`]), IMAGE, 'true',
   ];
-  const fresh: Record<string, string[]> = {};
+  const fresh: Partial<Record<DriverPeer, string[]>> = {};
+  /** The i-th fresh volume of `peer`, all made before anything is timed. */
+  const volume = (peer: DriverPeer, i: number): string => fresh[peer]![i]!;
   const logOffset = world.engineLogOffset();
   log(`mount latency: ${first} fresh volumes and ${repeats} repeats per driver`);
   try {
     for (const peer of peers) {
-      fresh[peer] = [];
+      const names: string[] = [];
       for (let i = 0; i <= first; i += 1) {
         const name = `${PREFIX}-mnt-${peer}-${i}`;
         if (peer === 'rclone') await world.prepareRemoteDir(name); // ours makes it at Create
         await world.docker(['volume', 'create', ...world.createArgs(peer, name)]);
-        fresh[peer]!.push(name);
+        names.push(name);
       }
+      fresh[peer] = names;
     }
     await world.docker(runArgs(undefined)); // warm the image and the engine
     for (let i = 0; i < first; i += 1) {
       for (const peer of rotate(peers, i)) {
-        const r = await world.docker(runArgs(fresh[peer]![i]!));
+        const r = await world.docker(runArgs(volume(peer, i)));
         store.add(section, OPS.runFirst, peer, 'ms', 'lower', r.ms);
       }
       store.add(section, OPS.runFirst, 'no volume', 'ms', 'lower', (await world.docker(runArgs(undefined))).ms);
     }
     // Repeated: the volume of index `first` gets one untimed first run, then `repeats` timed ones.
-    for (const peer of peers) await world.docker(runArgs(fresh[peer]![first]!));
+    for (const peer of peers) await world.docker(runArgs(volume(peer, first)));
     for (let i = 0; i < repeats; i += 1) {
       for (const peer of rotate(peers, i)) {
-        const r = await world.docker(runArgs(fresh[peer]![first]!));
+        const r = await world.docker(runArgs(volume(peer, first)));
         store.add(section, OPS.runRepeat, peer, 'ms', 'lower', r.ms);
       }
       store.add(section, OPS.runRepeat, 'no volume', 'ms', 'lower', (await world.docker(runArgs(undefined))).ms);
@@ -187,7 +190,7 @@ export async function memoryWithMounts(world: World, store: ResultStore, count: 
       }
     }
     await recordMemory(world, store, state);
-    const readAhead = world.oursReadAhead();
+    const readAhead = await world.oursReadAhead();
     store.results.notes.push(
       `read_ahead_kb of our plugin's ${readAhead.size} sshfs mounts, read on the host while ${count} containers held them: ` +
         `${[...new Set(readAhead.values())].join(', ') || 'none found'} (the kernel's default for FUSE is 128).`,
@@ -203,5 +206,3 @@ export async function memoryWithMounts(world: World, store: ResultStore, count: 
     store.error('rclone serve docker stopped answering VolumeDriver calls after the containers that held its volumes were removed (its calls time out; the engine gives up after a minute each).');
   }
 }
-
-export const PEER_ORDER: PeerId[] = ['ours-sftp', 'ours-local', 'rclone', 'sshfs-defaults', 'sshfs-best', 'sshfs-best-ra', 'local-driver'];

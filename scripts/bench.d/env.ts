@@ -13,7 +13,9 @@ import { TestSshd } from '../../test/support/sshd';
 import { descendants, processes, rssMB } from './lib/procfs';
 import { removeStaleLegacySockets } from '../../test/support/legacy-plugin-sockets';
 import { readFileFrom } from '../../test/support/read-from';
-import { log, run, runOk, runSync, sleep, type RunOptions, type RunResult } from './lib/proc';
+import { readMounts } from '../../src/system/mountinfo';
+import { run, runOk, type RunOptions, type RunResult } from '../../test/support/run';
+import { log, sleep } from './lib/proc';
 
 export const REPO = path.resolve(__dirname, '..', '..');
 export const PLUGIN = 'sftp';
@@ -341,12 +343,10 @@ export class World {
   }
 
   /** read_ahead_kb of every sshfs mount the plugin has made (seen from the host), by device. */
-  oursReadAhead(): Map<string, number> {
+  async oursReadAhead(): Promise<Map<string, number>> {
     const out = new Map<string, number>();
-    for (const line of fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
-      const fields = line.split(' ');
-      const device = fields[2] ?? '';
-      if (!line.includes(' - fuse.sshfs ') || !(fields[4] ?? '').startsWith(this.engineDir) || out.has(device)) continue;
+    for (const { device, mountPoint, fsType } of await readMounts()) {
+      if (fsType !== 'fuse.sshfs' || !mountPoint.startsWith(`${this.engineDir}/`) || out.has(device)) continue;
       try {
         out.set(device, Number(fs.readFileSync(`/sys/class/bdi/${device}/read_ahead_kb`, 'utf8')));
       } catch {
@@ -406,7 +406,7 @@ export class World {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     const port = await new Promise<number>((resolve, reject) => {
-      const lines = readline.createInterface({ input: child.stdout! });
+      const lines = readline.createInterface({ input: child.stdout });
       lines.on('line', (line) => {
         const match = /^listening (\d+)$/.exec(line);
         if (match !== null) resolve(Number(match[1]));
@@ -475,7 +475,7 @@ export class World {
     if (this.stopping) return;
     this.stopping = true;
     log('stopping everything the benchmark started');
-    const step = async (what: string, fn: () => Promise<unknown> | unknown): Promise<void> => {
+    const step = async (what: string, fn: () => unknown): Promise<void> => {
       try {
         await fn();
       } catch (error) {
@@ -484,8 +484,8 @@ export class World {
     };
     if (fs.existsSync(path.join(this.engineDir, 'docker.sock'))) await step('volumes', () => this.removeOwnVolumes());
     for (const mountpoint of this.rawMounts) {
-      await step(`unmount ${mountpoint}`, () => {
-        if (runSync('fusermount3', ['-u', mountpoint]).code !== 0) runSync('fusermount3', ['-u', '-z', mountpoint]);
+      await step(`unmount ${mountpoint}`, async () => {
+        if ((await run('fusermount3', ['-u', mountpoint])).code !== 0) await run('fusermount3', ['-u', '-z', mountpoint]);
       });
     }
     const rclone = this.rclone;
@@ -508,15 +508,13 @@ export class World {
       await step('engine', () => runOk(path.join(REPO, 'scripts/engine'), ['purge', this.engineDir]));
     }
     // Whatever is still mounted below the benchmark's directory (a killed rclone, sshfs).
-    await step('leftover mounts', () => {
-      const mounts = fs
-        .readFileSync('/proc/self/mountinfo', 'utf8')
-        .split('\n')
-        .map((line) => line.split(' ')[4] ?? '')
+    await step('leftover mounts', async () => {
+      const mounts = (await readMounts())
+        .map((entry) => entry.mountPoint)
         .filter((m) => m.startsWith(`${this.options.dir}/`) && !(options.keepEngine && m.startsWith(`${this.engineDir}/`)))
         .sort()
         .reverse();
-      for (const m of mounts) runSync('umount', ['-l', m]);
+      for (const m of mounts) await run('umount', ['-l', m]);
     });
     if (!options.keepEngine) await step('directory', () => fs.rmSync(this.options.dir, { recursive: true, force: true }));
   }

@@ -1,6 +1,6 @@
 /**
- * scripts/bench: every benchmark in one run, then docs/benchmarks.md and the charts.
- * See usage() or `scripts/bench --help`.
+ * The entry point of scripts/bench (which runs it with tsx): every benchmark in one run,
+ * then docs/benchmarks.md and the charts. See usage() or `scripts/bench --help`.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -9,7 +9,8 @@ import { controlPath } from './control-path';
 import { dataPath, type DataSizes } from './data-path';
 import { memoryWithMounts, mountLatency, recordMemory, volumeCommands } from './docker-ops';
 import { REPO, World, type Target } from './env';
-import { log, run, runOk } from './lib/proc';
+import { run, runOk } from '../../test/support/run';
+import { log } from './lib/proc';
 import { ResultStore, type Results } from './lib/results';
 import { renderReport } from './report';
 
@@ -28,7 +29,7 @@ function usage(): string {
   --out DIR      where benchmarks.md, benchmarks.json and the SVG charts go
                  (default docs/; with --quick /tmp/dvs-bench-quick)
   --dir DIR      working directory for engine, sshd, plugins (default /run/dvs-bench)
-scripts/bench/report.ts [DIR] rebuilds the page from DIR/benchmarks.json.`;
+npx tsx scripts/bench.d/report.ts [DIR] rebuilds the page from DIR/benchmarks.json.`;
 }
 
 interface Args {
@@ -104,6 +105,7 @@ async function machine(world: World | undefined): Promise<Record<string, string>
     const r = await run(cmd, args, { env: world?.env ?? process.env });
     return `${r.stdout}${r.stderr}`.trim().split('\n')[0] ?? '';
   };
+  const sshfs = await run('sshfs', ['--version']); // prints fusermount3's version first
   const commit = (await first('git', ['-C', REPO, 'rev-parse', '--short', 'HEAD'])) + ((await run('git', ['-C', REPO, 'diff', '--quiet', 'HEAD', '--', 'src'])).code === 0 ? '' : ' with uncommitted changes in src/');
   return {
     cpus: `${os.cpus().length} × ${os.cpus()[0]?.model.trim() ?? '?'}`,
@@ -111,7 +113,7 @@ async function machine(world: World | undefined): Promise<Record<string, string>
     kernel: os.release(),
     engine: world === undefined ? '?' : `dockerd ${await first('docker', ['version', '-f', '{{.Server.Version}}'])}`,
     node: process.version,
-    sshfs: /SSHFS version (\S+)/.exec((await run('sshfs', ['--version'])).stdout + (await run('sshfs', ['--version'])).stderr)?.[1] ?? '?',
+    sshfs: /SSHFS version (\S+)/.exec(`${sshfs.stdout}${sshfs.stderr}`)?.[1] ?? '?',
     openssh: await first('ssh', ['-V']),
     rclone: await first('rclone', ['version']),
     commit,

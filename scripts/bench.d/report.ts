@@ -1,6 +1,6 @@
 /**
  * docs/benchmarks.md and the SVG charts, from the results of one run (docs/benchmarks.json).
- * `npx tsx scripts/bench/report.ts [DIR]` rebuilds them without measuring anything.
+ * `npx tsx scripts/bench.d/report.ts [DIR]` rebuilds them without measuring anything.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -330,14 +330,19 @@ function memoryTable(f: Figures): string {
 
 export function renderReport(results: Results, dir: string): void {
   const f = new Figures(results);
-  const p = results.params as Record<string, Record<string, number> | number | string>;
+  const p = results.params;
+  /** A count from the run's parameters, as text; `fallback` when the run did not record it. */
+  const param = (key: string, fallback: string): string => {
+    const value = p[key];
+    return typeof value === 'number' || typeof value === 'string' ? String(value) : fallback;
+  };
   const when = results.startedAt.slice(0, 16).replace('T', ' ');
   const subtitle = `${results.mode} run of ${when} UTC, ${results.machine.cpus ?? '?'} CPUs, loopback sshd`;
   const charts = writeCharts(f, dir, subtitle);
   const targets = evaluateTargets(f);
   const met = targets.filter((t) => t.met === true).length;
   const missed = targets.filter((t) => t.met === false).length;
-  const sizes = p.data as unknown as Record<string, { rounds: number; seqMiB: number; files: number }> | undefined;
+  const sizes = p.data as Record<string, { rounds: number; seqMiB: number; files: number }> | undefined;
   const sizeLine = (rtt: string): string => {
     const s = sizes?.[rtt];
     return s === undefined ? '' : `${s.rounds} rounds; sequential: ${s.seqMiB} MiB with dd bs=1M; small files: ${s.files} files of 4 KiB in directories of 100.`;
@@ -398,8 +403,8 @@ export function renderReport(results: Results, dir: string): void {
   md.push('## Control path: VolumeDriver calls', '');
   md.push(
     'From `scripts/bench.d/control-path.ts`: the daemon (`node dist/main.js`) outside Docker with local volumes, driven on its socket the way the engine does; ' +
-      `${String(p.controlSamples ?? 200)} sequential calls of each kind per volume count after filling the daemon with that many volumes, ` +
-      `repeated ${String(p.controlRepetitions ?? 1)} times with a fresh daemon (cells: median over the repetitions of p50 / p99, ± half their range). ` +
+      `${param('controlSamples', '200')} sequential calls of each kind per volume count after filling the daemon with that many volumes, ` +
+      `repeated ${param('controlRepetitions', '1')} times with a fresh daemon (cells: median over the repetitions of p50 / p99, ± half their range). ` +
       'The floor rows are the same client against a do-nothing node HTTP server on a Unix socket that answers Capabilities, and List with as many entries shaped like ours: what this machine and the size of the reply cost by themselves. ' +
       'Ours only: the figures are the daemon\'s own cost (protocol, service, locking, durable state write), which no peer exposes the same way.',
     chart('benchmarks-control-path.svg'),
@@ -409,8 +414,8 @@ export function renderReport(results: Results, dir: string): void {
 
   md.push('## Volume commands through the engine', '');
   md.push(
-    `One driver at a time (a \`docker volume ls\` asks every driver): ${String(p.cliVolumes ?? '?')} volumes created (${String(p.cliSftpVolumes ?? '?')} for ours SFTP, whose Create connects to the server and makes the remote directory), ` +
-      `listed and inspected ${String(p.cliRepeats ?? '?')} times, removed. Half of the creates and removes go through the docker CLI, half straight to the engine's API socket, alternating; ` +
+    `One driver at a time (a \`docker volume ls\` asks every driver): ${param('cliVolumes', '?')} volumes created (${param('cliSftpVolumes', '?')} for ours SFTP, whose Create connects to the server and makes the remote directory), ` +
+      `listed and inspected ${param('cliRepeats', '?')} times, removed. Half of the creates and removes go through the docker CLI, half straight to the engine's API socket, alternating; ` +
       'the CLI figures include the CLI\'s own start-up (~40 ms here), the API figures do not. rclone volumes use `-o type=sftp` with the same server.',
     chart('benchmarks-docker-commands.svg'),
     '### docker CLI', '',
@@ -426,7 +431,7 @@ export function renderReport(results: Results, dir: string): void {
   );
   md.push('## Mount latency: `docker run --rm -v VOL:/d dvs-busybox true`', '');
   md.push(
-    `Wall time of the CLI command. First: ${String(p.mountFirst ?? '?')} fresh volumes per driver, each run once; repeated: ${String(p.mountRepeats ?? '?')} runs on one volume. ` +
+    `Wall time of the CLI command. First: ${param('mountFirst', '?')} fresh volumes per driver, each run once; repeated: ${param('mountRepeats', '?')} runs on one volume. ` +
       'Drivers alternate; "no volume" is the same run without a volume, the floor.',
     '',
     driverTable(f, 'mount', [OPS.runFirst, OPS.runRepeat]),

@@ -83,7 +83,7 @@ describe('injection corpus: every attempt refused, with no side effect', functio
     assert.equal(fs.existsSync(CANARY), false, 'a payload ran');
     assert.deepEqual(await daemon.client.list(), []);
     const data = daemon.dirs.dataDir;
-    assert.deepEqual(fs.readdirSync(data).sort(), ['keys', 'state.jsonl'].filter((f) => fs.existsSync(path.join(data, f))).sort(), `stray files in the data dir: ${fs.readdirSync(data)}`);
+    assert.deepEqual(fs.readdirSync(data).sort(), ['keys', 'state.jsonl'].filter((f) => fs.existsSync(path.join(data, f))).sort(), `stray files in the data dir: ${fs.readdirSync(data).join(', ')}`);
     assert.deepEqual(fs.existsSync(daemon.dirs.mountRoot) ? fs.readdirSync(daemon.dirs.mountRoot) : [], []);
     assert.equal(fs.existsSync(sshd.serverPath('victim')), false);
     assert.deepEqual(fs.readdirSync(daemon.dirs.base).sort(), ['data', 'mnt', 'p.sock'].filter((f) => fs.existsSync(path.join(daemon.dirs.base, f))).sort());

@@ -10,12 +10,13 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import SftpClient from 'ssh2-sftp-client';
 import { eventually } from '../support/eventually';
-import { TestSshd, forceUnmount, isSshfsMounted, run, sshFingerprint } from '../support/sshd';
+import { run } from '../support/run';
+import { TestSshd, forceUnmount, isSshfsMounted, sshFingerprint } from '../support/sshd';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** The harness's old pace: a condition re-checked every 250 ms. */
-const retry = <T>(what: string, timeoutMs: number, probe: () => Promise<T>): Promise<T> => eventually(what, probe, timeoutMs, 250);
+const retry = <T>(what: string, timeoutMs: number, probe: () => T | Promise<T>): Promise<T> => eventually(what, probe, timeoutMs, 250);
 
 /** A foreground sshfs (-f) we own: the mount and the process, cleaned up in after hooks. */
 class SshfsMount {
@@ -137,7 +138,9 @@ describe('TestSshd harness (real OpenSSH sshd)', function () {
     clients.push(c);
     await c.mkdir(`${sshd.root}/keydir`);
     await c.put(Buffer.from('via key\n'), `${sshd.root}/keydir/f.txt`);
-    assert.equal(String(await c.get(`${sshd.root}/keydir/f.txt`)), 'via key\n');
+    const got = await c.get(`${sshd.root}/keydir/f.txt`);
+    assert.ok(Buffer.isBuffer(got), 'get() without a destination gives a Buffer');
+    assert.equal(got.toString('utf8'), 'via key\n');
     const st = await fsp.stat(sshd.serverPath('keydir', 'f.txt'));
     assert.equal(st.uid, sshd.uid);
   });
@@ -180,7 +183,7 @@ describe('TestSshd harness (real OpenSSH sshd)', function () {
     await sshd.stop();
     assert.equal(sshd.running, false);
     for (const p of sessions) assert.equal(fs.existsSync(`/proc/${p}`) && !/\) Z /.test(fs.readFileSync(`/proc/${p}/stat`, 'utf8')), false);
-    await retry('client notices the close', 5000, async () => assert.ok(closed));
+    await retry('client notices the close', 5000, () => assert.ok(closed));
     await sshd.restart();
     const c2 = await sftpConnect(sshd);
     clients.push(c2);
@@ -196,7 +199,7 @@ describe('TestSshd harness (real OpenSSH sshd)', function () {
     await sshd.kill();
     assert.equal(sshd.running, false);
     assert.deepEqual(sshd.sessionPids(), []);
-    await retry('client notices the drop', 5000, async () => assert.ok(closed));
+    await retry('client notices the drop', 5000, () => assert.ok(closed));
     await assert.rejects(c.list(sshd.root));
 
     await sshd.restart();
@@ -257,7 +260,7 @@ describe('TestSshd harness (real OpenSSH sshd)', function () {
     });
     assert.ok(fs.existsSync(`/proc/${info.pid}`));
     child.kill('SIGKILL');
-    await retry('orphaned sshd to die', 5000, async () => {
+    await retry('orphaned sshd to die', 5000, () => {
       const gone = !fs.existsSync(`/proc/${info.pid}`) || / Z /.test(fs.readFileSync(`/proc/${info.pid}/stat`, 'utf8'));
       assert.ok(gone, `sshd ${info.pid} still alive`);
     });

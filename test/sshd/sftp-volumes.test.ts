@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { readMounts } from '../../src/system/mountinfo';
 import { cleanup, DaemonProcess, delay, makeDirs, mountsUnder } from '../support/daemon-process';
 import { eventually, installCredentials, KEY_NAME, PASSWORD_FILE, processesOf, sftpOptions } from '../support/sftp-fixtures';
 import { TestSshd } from '../support/sshd';
@@ -53,7 +55,8 @@ describe('SFTP volumes against a real sshd and real sshfs mounts', function () {
     assert.ok(fs.statSync(sshd.serverPath('basic')).isDirectory(), 'remote directory not created');
     const mountpoint = await daemon.client.mount('basic', 'c1');
     assert.ok(mountsUnder(mountpoint).length === 1, 'not mounted');
-    const device = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').find((line) => line.split(' ')[4] === mountpoint)?.split(' ')[2];
+    const device = (await readMounts()).find((entry) => entry.mountPoint === mountpoint)?.device;
+    assert.ok(device !== undefined, `${mountpoint} not in the mount table`);
     assert.equal(fs.readFileSync(`/sys/class/bdi/${device}/read_ahead_kb`, 'utf8').trim(), '1024', 'read-ahead not raised');
     fs.writeFileSync(path.join(mountpoint, 'note.txt'), 'from the container');
     assert.equal(fs.readFileSync(sshd.serverPath('basic', 'note.txt'), 'utf8'), 'from the container');
@@ -195,7 +198,8 @@ describe('SFTP volumes against a real sshd and real sshfs mounts', function () {
       const { hostkey: _pinned, ...unpinned } = sftpOptions(sshd, 'viaknown');
       await daemon.client.create('viaknown', unpinned);
       const mountpoint = await daemon.client.mount('viaknown', 'x');
-      fs.writeFileSync(path.join(mountpoint, 'ok'), 'ok');
+      fs.writeFileSync(path.join(mountpoint, 'ok'), 'written through a known_hosts-trusted mount');
+      assert.equal(fs.readFileSync(sshd.serverPath('viaknown', 'ok'), 'utf8'), 'written through a known_hosts-trusted mount');
       await daemon.client.unmount('viaknown', 'x');
     });
   });
@@ -238,7 +242,7 @@ describe('SFTP volumes against a real sshd and real sshfs mounts', function () {
     it('refuses a key the server does not accept, saying what to check', async () => {
       const daemon = await startDaemon();
       const keys = path.join(daemon.dirs.dataDir, 'keys');
-      require('node:child_process').execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path.join(keys, 'stranger')]);
+      execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path.join(keys, 'stranger')]);
       const err = await daemon.client.err('/VolumeDriver.Create', { Name: 'stranger', Opts: sftpOptions(sshd, 'stranger', { identity: 'stranger' }) });
       assert.match(err, /refused to log in user "dvstest": check the user, and that the key/);
     });

@@ -2,6 +2,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { parseMountinfo } from '../../src/system/mountinfo';
 import { EngineClient } from './engine-client';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -117,12 +118,10 @@ export class DaemonProcess {
 
 export const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Mount points at or under `dir`, from the kernel's table. */
+/** Mount points at or under `dir`, from the kernel's table (synchronous: cleanup runs in after hooks). */
 export function mountsUnder(dir: string): string[] {
-  return fs
-    .readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .map((line) => line.split(' ')[4] ?? '')
+  return parseMountinfo(fs.readFileSync('/proc/self/mountinfo', 'utf8'))
+    .map((entry) => entry.mountPoint)
     .filter((mountPoint) => mountPoint === dir || mountPoint.startsWith(`${dir}/`));
 }
 

@@ -2,6 +2,7 @@ import http from 'node:http';
 
 export interface Reply {
   status: number;
+  headers: http.IncomingHttpHeaders;
   body: Record<string, unknown>;
   raw: string;
 }
@@ -32,7 +33,7 @@ export class EngineClient {
           response.on('data', (chunk: string) => (raw += chunk));
           response.on('end', () => {
             try {
-              resolve({ status: response.statusCode ?? 0, body: JSON.parse(raw) as Record<string, unknown>, raw });
+              resolve({ status: response.statusCode ?? 0, headers: response.headers, body: JSON.parse(raw) as Record<string, unknown>, raw });
             } catch (error) {
               reject(new Error(`reply to ${endpoint} is not JSON: ${raw.slice(0, 200)} (${(error as Error).message})`));
             }

@@ -22,7 +22,9 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { ConnectConfig } from 'ssh2';
+import { parseMountinfo } from '../../src/system/mountinfo';
 import { readFileFrom } from './read-from';
+import { run, runOk } from './run';
 
 export const TEST_USER = 'dvstest';
 /** Known password of TEST_USER (set with chpasswd on every first start in a process). */
@@ -40,42 +42,6 @@ export interface SshdOptions {
   extraConfig?: string[];
   /** Milliseconds to wait for the server to accept connections (default 10000). */
   readyTimeoutMs?: number;
-}
-
-export interface RunResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/**
- * Runs a command with an argument array, `input` on stdin, and a hard timeout (SIGKILL: a
- * process blocked in a FUSE request ignores SIGTERM), so a hung mount never wedges a test.
- */
-export function run(cmd: string, args: string[], opts: { input?: string | undefined; timeoutMs?: number } = {}): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = opts.timeoutMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.on('error', () => undefined); // a program that exits without reading stdin
-    child.stdin.end(opts.input ?? '');
-  });
-}
-
-async function runOk(cmd: string, args: string[], input?: string): Promise<string> {
-  const r = await run(cmd, args, { input });
-  if (r.code !== 0) {
-    throw new Error(`${cmd} ${args.join(' ')} exited ${String(r.code)}: ${r.stderr.trim()}`);
-  }
-  return r.stdout;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -203,7 +169,7 @@ function ensurePrereqs(): Promise<void> {
 }
 
 async function userIds(): Promise<{ uid: number; gid: number }> {
-  const line = (await runOk('getent', ['passwd', TEST_USER])).trim().split(':');
+  const line = (await runOk('getent', ['passwd', TEST_USER])).stdout.trim().split(':');
   return { uid: Number(line[2]), gid: Number(line[3]) };
 }
 
@@ -317,7 +283,7 @@ export class TestSshd {
       runOk('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'dvs-test-client', '-f', clientKey]),
     ]);
     // "256 SHA256:xxxx comment (ED25519)"
-    const fp = (await runOk('ssh-keygen', ['-l', '-f', `${hostKey}.pub`])).trim().split(/\s+/)[1];
+    const fp = (await runOk('ssh-keygen', ['-l', '-f', `${hostKey}.pub`])).stdout.trim().split(/\s+/)[1];
     if (!fp?.startsWith('SHA256:')) throw new Error(`unexpected ssh-keygen -l output: ${String(fp)}`);
     const [kType, kB64] = (await fsp.readFile(`${hostKey}.pub`, 'utf8')).trim().split(/\s+/);
     const clientPub = (await fsp.readFile(`${clientKey}.pub`, 'utf8')).trim();
@@ -617,23 +583,11 @@ export function isSshfsMounted(mountpoint: string): boolean {
   const target = path.resolve(mountpoint);
   let text: string;
   try {
-    text = fs.readFileSync('/proc/self/mountinfo', 'utf8');
+    text = fs.readFileSync('/proc/self/mountinfo', 'utf8'); // synchronous: forceUnmount runs in after hooks
   } catch {
     return false;
   }
-  for (const line of text.split('\n')) {
-    // "id parent maj:min root mountpoint opts [optional...] - fstype source superopts"
-    const [left, right] = line.split(' - ');
-    if (!left || !right) continue;
-    const mp = left.split(' ')[4];
-    const fstype = right.split(' ')[0];
-    if (mp !== undefined && unescapeMountinfo(mp) === target && fstype === 'fuse.sshfs') return true;
-  }
-  return false;
-}
-
-function unescapeMountinfo(s: string): string {
-  return s.replace(/\\([0-7]{3})/g, (_m, oct: string) => String.fromCharCode(parseInt(oct, 8)));
+  return parseMountinfo(text).some((entry) => entry.mountPoint === target && entry.fsType === 'fuse.sshfs');
 }
 
 /** Lazy-unmount a FUSE mount, ignoring "not mounted". Synchronous for use in after hooks. */

@@ -18,7 +18,7 @@ class RecordingDriver implements VolumeDriver {
   readonly calls: Call[] = [];
   scope: 'local' | 'global' = 'local';
   generation = '0';
-  failWith: unknown = undefined;
+  failWith: Error | undefined = undefined;
   volumes: VolumeSummary[] = [];
   listBuilds = 0;
 
@@ -28,10 +28,15 @@ class RecordingDriver implements VolumeDriver {
     return value;
   }
 
-  create = async (name: string, options: VolumeOptions): Promise<void> => this.answer(['create', name, { ...options }], undefined);
-  remove = async (name: string): Promise<void> => this.answer(['remove', name], undefined);
-  mount = async (name: string, id: string): Promise<string> => this.answer(['mount', name, id], `/mnt/${name}`);
-  unmount = async (name: string, id: string): Promise<void> => this.answer(['unmount', name, id], undefined);
+  /** answer() as a promise that rejects (never throws), as the real driver's async calls do. */
+  private answerLater<T>(call: Call, value: T): Promise<T> {
+    return new Promise((resolve) => resolve(this.answer(call, value)));
+  }
+
+  create = (name: string, options: VolumeOptions): Promise<void> => this.answerLater(['create', name, { ...options }], undefined);
+  remove = (name: string): Promise<void> => this.answerLater(['remove', name], undefined);
+  mount = (name: string, id: string): Promise<string> => this.answerLater(['mount', name, id], `/mnt/${name}`);
+  unmount = (name: string, id: string): Promise<void> => this.answerLater(['unmount', name, id], undefined);
   path = (name: string): string => this.answer(['path', name], `/mnt/${name}`);
   get = (name: string): VolumeDetails =>
     this.answer(['get', name], { name, mountpoint: `/mnt/${name}`, createdAt: '2026-11-28T00:00:00.000Z', status: { backend: 'fake', mounts: 0 } });

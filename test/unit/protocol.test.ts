@@ -3,6 +3,26 @@ import fs from 'node:fs';
 import net from 'node:net';
 import { cleanup, DaemonProcess, makeDirs } from '../support/daemon-process';
 
+const CONTENT_TYPE = 'application/vnd.docker.plugins.v1.2+json';
+/** The plugin protocol's media type; express adds the charset of the JSON text it sends. */
+const PLUGIN_MEDIA_TYPE = /^application\/vnd\.docker\.plugins\.v1\.2\+json(; ?charset=utf-8)?$/i;
+
+/** Writes `request` as is on the socket and reads the reply until the daemon closes the connection. */
+function exchange(socketPath: string, request: string): Promise<{ status: number; headers: Map<string, string>; body: string; text: string }> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(socketPath, () => socket.write(request));
+    let text = '';
+    socket.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
+    socket.on('error', reject);
+    socket.on('close', () => {
+      const [head = '', body = ''] = text.split(/\r\n\r\n(.*)/s);
+      const [statusLine = '', ...headerLines] = head.split('\r\n');
+      const headers = new Map(headerLines.map((line) => [line.slice(0, line.indexOf(':')).toLowerCase(), line.slice(line.indexOf(':') + 1).trim()]));
+      resolve({ status: Number(statusLine.split(' ')[1]), headers, body, text });
+    });
+  });
+}
+
 describe('protocol, as the engine speaks it (real daemon process)', function () {
   let daemon: DaemonProcess;
   before(async () => {
@@ -13,15 +33,34 @@ describe('protocol, as the engine speaks it (real daemon process)', function () 
     cleanup(daemon.dirs.base);
   });
 
-  it('answers Activate and Capabilities with empty bodies', async () => {
-    assert.deepEqual(await daemon.client.ok('/Plugin.Activate'), { Implements: ['VolumeDriver'] });
-    assert.deepEqual(await daemon.client.ok('/VolumeDriver.Capabilities'), { Capabilities: { Scope: 'local' } });
-  });
+  // The engine's Go client POSTs Activate with no body at all: `Content-Length: 0` and not a
+  // byte after the headers. A request with no Content-Length (nor Transfer-Encoding) has no
+  // body either. Written byte by byte here, so no client library adds a body.
+  for (const [form, lengthHeader] of [['Content-Length: 0', 'Content-Length: 0\r\n'], ['no Content-Length', '']]) {
+    it(`answers Activate and Capabilities to requests with no body (${form})`, async () => {
+      for (const [endpoint, expected] of [
+        ['/Plugin.Activate', { Implements: ['VolumeDriver'] }],
+        ['/VolumeDriver.Capabilities', { Capabilities: { Scope: 'local' } }],
+      ] as const) {
+        const request = `POST ${endpoint} HTTP/1.1\r\nHost: plugin\r\nAccept: ${CONTENT_TYPE}\r\n${lengthHeader}Connection: close\r\n\r\n`;
+        const reply = await exchange(daemon.dirs.socket, request);
+        assert.equal(reply.status, 200, reply.text);
+        assert.match(reply.headers.get('content-type') ?? '', PLUGIN_MEDIA_TYPE);
+        assert.deepEqual(JSON.parse(reply.body), expected);
+      }
+    });
+  }
 
-  it('replies with the plugin content type', async () => {
-    const reply = await daemon.client.call('/VolumeDriver.List', {});
-    assert.equal(reply.status, 200);
-    assert.deepEqual(reply.body, { Volumes: [], Err: '' });
+  it('replies with the plugin content type, to calls that succeed and to calls that fail', async () => {
+    const replies = [
+      await daemon.client.call('/VolumeDriver.List', {}),
+      await daemon.client.call('/VolumeDriver.Get', { Name: 'absent' }),
+      await daemon.client.call('/VolumeDriver.Get', undefined, { rawBody: '{"Name": ' }),
+      await daemon.client.call('/VolumeDriver.Explode', {}),
+    ];
+    assert.deepEqual(replies.map((reply) => reply.status), [200, 200, 400, 404]);
+    assert.deepEqual(replies[0]?.body, { Volumes: [], Err: '' });
+    for (const reply of replies) assert.match(reply.headers['content-type'] ?? '(none)', PLUGIN_MEDIA_TYPE, reply.raw);
   });
 
   it('serves every call for one volume', async () => {

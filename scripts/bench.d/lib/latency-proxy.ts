@@ -3,7 +3,7 @@
  * after it arrived, in each direction, in order. Run as its own process so that its CPU
  * time never stalls the process that measures:
  *
- *   node --import tsx scripts/bench/lib/latency-proxy.ts LISTEN_PORT TARGET_HOST:PORT RTT_MS
+ *   node --import tsx scripts/bench.d/lib/latency-proxy.ts LISTEN_PORT TARGET_HOST:PORT RTT_MS
  *
  * Prints "listening PORT" once ready (LISTEN_PORT 0 picks a free port). Reads stop while
  * more than HIGH_WATER bytes wait in one direction (the delay line is the "network";

@@ -120,7 +120,7 @@ export function sharingAndInUse(world: World): void {
       const client = new EngineClient(await a.pluginSocket());
       try {
         const reply = await client.call('/VolumeDriver.Remove', { Name: VOL });
-        const err = String(reply.body.Err ?? '');
+        const err = typeof reply.body.Err === 'string' ? reply.body.Err : '';
         assert.match(err, new RegExp(`volume ${VOL} is in use: 1 mount`), `plugin Remove replied ${reply.raw}`);
       } finally {
         client.close();

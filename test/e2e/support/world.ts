@@ -137,7 +137,7 @@ export class World {
   /** Stops and removes everything; runs every step even when one fails. */
   async dispose(): Promise<void> {
     const errors: unknown[] = [];
-    const attempt = async (fn: () => Promise<unknown>): Promise<void> => {
+    const attempt = async (fn: () => unknown): Promise<void> => {
       try {
         await fn();
       } catch (e) {
@@ -153,7 +153,7 @@ export class World {
     }
     if (this.sshdP !== undefined) await attempt(async () => (await this.sshdP)?.dispose());
     if (this.prepared && process.env.DVS_E2E_KEEP !== '1' && errors.length === 0) {
-      await attempt(async () => fs.rmSync(ROOT, { recursive: true, force: true }));
+      await attempt(() => fs.rmSync(ROOT, { recursive: true, force: true }));
       cancelOnExit('root');
     }
     if (errors.length > 0) throw new Error(`cleanup failed:\n${errors.map((e) => (e instanceof Error ? e.message : String(e))).join('\n')}`);
