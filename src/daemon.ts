@@ -43,13 +43,13 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
   const server = await listenOnSocket(config.socketPath, createApp({ driver: service, log }));
   log.info('listening', { socket: config.socketPath, volumes: loaded.volumes.size, scope: service.scope });
   const recovery = service.recover();
-  service.startSharing();
+  service.sharing.start();
 
   return {
     service,
     server,
     async stop() {
-      service.stopSharing();
+      service.sharing.stop();
       await closeServer(server);
       await recovery;
       await service.drain();

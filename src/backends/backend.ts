@@ -70,9 +70,22 @@ export interface CatalogueEntry {
   createdBy: HostIdentity;
 }
 
+/** What a store says of a name looked up on it. */
+export interface StoreLookup {
+  entry?: CatalogueEntry;
+  /** The name's volume was removed from the store, by that host at that time. */
+  removed?: { by: HostIdentity; at: string };
+}
+
+/** A volume taken off a store by a Remove: `commit` once its data is dealt with, or `undo`. */
+export interface Withdrawal {
+  commit(): Promise<void>;
+  undo(): Promise<void>;
+}
+
 /**
  * A catalogue shared by every host of a store. Only volumes it `covers` are in it;
- * everything else stays local to this host. Reads answer from memory.
+ * everything else stays local to this host. `find` and `names` answer from memory.
  */
 export interface SharedCatalogue {
   readonly host: HostIdentity;
@@ -83,13 +96,16 @@ export interface SharedCatalogue {
   names(): IterableIterator<string>;
   /** Seconds since the catalogue was last read from the store; undefined when never. */
   ageSeconds(): number | undefined;
+  /** A name not in memory, asked of the store now; bounded in time, so it may miss. */
+  lookup(name: string): Promise<StoreLookup>;
   /** Publishes a new volume; returns the entry that holds the name (ours or a winner's). */
   publish(entry: CatalogueEntry): Promise<CatalogueEntry>;
-  withdraw(name: string): Promise<void>;
-  /** Refuses (IN_USE) while another host holds the volume mounted. */
-  checkRemovable(name: string): Promise<void>;
-  /** This host has the volume mounted: tell the other hosts, until `release`. */
+  /** Takes a volume off the store; refuses (IN_USE) while another host has it mounted. */
+  withdraw(name: string): Promise<Withdrawal>;
+  /** This host mounts the volume: its lease, taken only while the volume is on the store (else NOT_FOUND). */
   hold(name: string): Promise<void>;
+  /** Keeps a lease renewed that could not be taken now (the store down at a restart). */
+  keep(name: string): void;
   release(name: string): void;
   /** Starts background refreshes; `removedElsewhere` hears of names another host withdrew. */
   start(removedElsewhere: (name: string) => void): void;

@@ -47,9 +47,9 @@ export function createApp({ driver, log }: AppOptions): express.Express {
       await driver.unmount(request.Name, request.ID);
       return { Err: '' };
     },
-    '/VolumeDriver.Path': (body): MountpointReply => ({ Mountpoint: driver.path(nameRequest(body).Name), Err: '' }),
-    '/VolumeDriver.Get': (body): GetReply => {
-      const volume = driver.get(nameRequest(body).Name);
+    '/VolumeDriver.Path': async (body): Promise<MountpointReply> => ({ Mountpoint: await driver.path(nameRequest(body).Name), Err: '' }),
+    '/VolumeDriver.Get': async (body): Promise<GetReply> => {
+      const volume = await driver.get(nameRequest(body).Name);
       return {
         Volume: { Name: volume.name, Mountpoint: volume.mountpoint, CreatedAt: volume.createdAt, Status: volume.status },
         Err: '',

@@ -1,4 +1,4 @@
-import type { Backend, SharedCatalogue, VolumeSpec } from '../backends/backend';
+import type { Backend, SharedCatalogue, StoreLookup, VolumeSpec } from '../backends/backend';
 import type { BackendRegistry } from '../backends/registry';
 import { PluginError } from '../errors';
 import { emptyMounts, type VolumeRecord } from '../state/volume-record';
@@ -41,6 +41,17 @@ export class VolumeBackends {
       if (entry !== undefined) return { name, backend: backend.kind, options: entry.options, createdAt: entry.createdAt, mounts: emptyMounts() };
     }
     return undefined;
+  }
+
+  /** Asks every shared catalogue's store for `name`: a record, who removed it, or nothing. */
+  async lookUp(name: string): Promise<VolumeRecord | { removed: NonNullable<StoreLookup['removed']> } | undefined> {
+    let removed: StoreLookup['removed'];
+    for (const { backend, catalogue } of this.registry.catalogues()) {
+      const found = await catalogue.lookup(name);
+      if (found.entry !== undefined) return { name, backend: backend.kind, options: found.entry.options, createdAt: found.entry.createdAt, mounts: emptyMounts() };
+      removed ??= found.removed;
+    }
+    return removed === undefined ? undefined : { removed };
   }
 
   catalogues(): SharedCatalogue[] {

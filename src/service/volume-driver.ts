@@ -27,7 +27,7 @@ export interface VolumeDriver {
   remove(name: string): Promise<void>;
   mount(name: string, id: string): Promise<string>;
   unmount(name: string, id: string): Promise<void>;
-  path(name: string): string;
-  get(name: string): VolumeDetails;
+  path(name: string): Promise<string>;
+  get(name: string): Promise<VolumeDetails>;
   list(): VolumeSummary[];
 }

@@ -2,11 +2,12 @@ import type { Backend } from '../backends/backend';
 import type { BackendRegistry } from '../backends/registry';
 import { KeyedMutex } from '../common/keyed-mutex';
 import { checkVolumeName } from '../common/volume-name';
-import { describe, isPluginError, PluginError } from '../errors';
+import { describe, PluginError } from '../errors';
 import type { Logger } from '../log';
 import { checkOptions, sameOptions, type VolumeOptions } from '../options/schema';
 import { addMount, dropMount, emptyMounts, mountCount, type VolumeRecord } from '../state/volume-record';
 import { IdleReleases } from './idle-release';
+import { SharedVolumes } from './shared-volumes';
 import { VolumeBackends } from './volume-backends';
 import type { VolumeDetails, VolumeDriver, VolumeSummary } from './volume-driver';
 import type { VolumeTable } from './volume-table';
@@ -30,6 +31,8 @@ export class VolumeService implements VolumeDriver {
   private readonly backends: VolumeBackends;
   private readonly views: VolumeViews;
   private readonly idle: IdleReleases;
+  /** The catalogues shared with other hosts: started and stopped by the daemon. */
+  readonly sharing: SharedVolumes;
   private readonly log: Logger;
   readonly scope: 'local' | 'global';
 
@@ -39,6 +42,7 @@ export class VolumeService implements VolumeDriver {
     this.backends = new VolumeBackends(deps.backends, deps.mountRoot);
     this.views = new VolumeViews(this.table, this.backends);
     this.idle = new IdleReleases(this.lock, this.table, this.backends, deps.log);
+    this.sharing = new SharedVolumes(this.lock, this.table, this.backends, this.idle, deps.log);
     this.scope = this.backends.catalogues().length > 0 ? 'global' : 'local';
   }
 
@@ -49,35 +53,37 @@ export class VolumeService implements VolumeDriver {
       if (existing !== undefined && sameOptions(existing.options, options)) return;
       const backend = this.deps.backends.choose(options);
       checkOptions(backend.kind, backend.options, options, backend.refused);
+      const record: VolumeRecord = { name, backend: backend.kind, options: { ...options }, createdAt: new Date().toISOString(), mounts: emptyMounts() };
+      const catalogue = this.backends.shared(record);
       if (existing !== undefined) {
+        if (catalogue !== undefined && this.backends.shared(existing) === catalogue) return this.sharing.overrule(existing, options);
         throw new PluginError(
           'CONFLICT',
           `volume ${name} already exists with other options (${formatOptions(existing.options)}); remove it first, or create it with the same options`,
         );
       }
-      const record: VolumeRecord = { name, backend: backend.kind, options: { ...options }, createdAt: new Date().toISOString(), mounts: emptyMounts() };
-      const catalogue = this.backends.shared(record);
-      const listed = catalogue?.find(name);
-      if (listed !== undefined && !sameOptions(listed.options, options)) throw storeConflict(listed);
+      const listed = catalogue === undefined ? undefined : (catalogue.find(name) ?? (await catalogue.lookup(name)).entry);
+      if (listed !== undefined && !sameOptions(listed.options, options)) return this.sharing.adoptOverruling(listed, record, options);
       const spec = this.backends.spec(record);
       backend.checkSpec(spec);
       const undoCreate = await backend.create(spec);
       let undo = undoCreate;
       if (catalogue !== undefined) {
+        let holder;
         try {
-          const holder = await catalogue.publish({ name, options: record.options, createdAt: record.createdAt, createdBy: catalogue.host });
-          // Two hosts creating one name: the loser gets the same volume, or an error. The
-          // directory on the server is the winner's now, even if this host made it.
-          if (!sameOptions(holder.options, options)) {
-            await undoCreate({ keepRemoteData: true });
-            throw storeConflict(holder);
-          }
-          if (holder.createdBy.id === catalogue.host.id) undo = async () => (await catalogue.withdraw(name), await undoCreate());
-          record.createdAt = holder.createdAt;
+          holder = await catalogue.publish({ name, options: record.options, createdAt: record.createdAt, createdBy: catalogue.host });
         } catch (error) {
-          if (!isPluginError(error) || error.code !== 'CONFLICT') await this.undo(name, undoCreate);
+          await this.undo(name, undoCreate);
           throw error;
         }
+        // Two hosts creating one name: the directory on the server is the winner's now,
+        // even if this host made it; the store's definition wins (docs/catalogue-protocol.md).
+        if (!sameOptions(holder.options, options)) {
+          await this.undo(name, () => undoCreate({ keepRemoteData: true }));
+          return this.sharing.adoptOverruling(holder, record, options);
+        }
+        if (holder.createdBy.id === catalogue.host.id) undo = async () => (await (await catalogue.withdraw(name)).commit(), await undoCreate());
+        record.createdAt = holder.createdAt;
       }
       try {
         await this.table.insert(record);
@@ -91,7 +97,7 @@ export class VolumeService implements VolumeDriver {
   remove(rawName: unknown): Promise<void> {
     const name = checkVolumeName(rawName);
     return this.lock.run(name, async () => {
-      const record = this.views.known(name);
+      const record = await this.views.known(name);
       const count = mountCount(record);
       if (count > 0) {
         const ids = Object.keys(record.mounts).length;
@@ -101,11 +107,16 @@ export class VolumeService implements VolumeDriver {
             `stop and remove the containers that use it first`,
         );
       }
-      const catalogue = this.backends.shared(record);
-      await catalogue?.checkRemovable(name);
-      await this.idle.release(name);
-      await this.backends.of(record).remove(this.backends.spec(record));
-      await catalogue?.withdraw(name);
+      // Off the store first, so no host can start mounting it meanwhile; back if that fails.
+      const withdrawal = await this.backends.shared(record)?.withdraw(name);
+      try {
+        await this.idle.release(name);
+        await this.backends.of(record).remove(this.backends.spec(record));
+      } catch (error) {
+        await withdrawal?.undo().catch((undoError: unknown) => this.log.error('could not put the volume back on the store', { volume: name, error: describe(undoError) }));
+        throw error;
+      }
+      await withdrawal?.commit();
       await this.table.delete(name);
     });
   }
@@ -117,16 +128,22 @@ export class VolumeService implements VolumeDriver {
       const spec = this.backends.spec(record);
       const backend = this.backends.of(record);
       const first = mountCount(record) === 0;
+      const catalogue = this.backends.shared(record);
+      // The lease comes before the mount: a Remove on another host then either sees it, or
+      // took the record off first and this fails (docs/catalogue-protocol.md).
+      if (first) await catalogue?.hold(name);
       this.idle.cancel(name);
-      // Always asked, not only on the first ID: the backend heals a mount that died.
-      await backend.mount(spec);
       try {
+        // Always asked, not only on the first ID: the backend heals a mount that died.
+        await backend.mount(spec);
         await this.table.update(record, () => addMount(record, id), () => dropMount(record, id));
       } catch (error) {
-        if (first) await this.unmountQuietly(backend, record);
+        if (first) {
+          catalogue?.release(name);
+          await this.unmountQuietly(backend, record);
+        }
         throw error;
       }
-      if (first) await this.backends.shared(record)?.hold(name);
       return spec.mountpoint;
     });
   }
@@ -147,11 +164,11 @@ export class VolumeService implements VolumeDriver {
     });
   }
 
-  path(name: string): string {
+  path(name: string): Promise<string> {
     return this.views.path(name);
   }
 
-  get(name: string): VolumeDetails {
+  get(name: string): Promise<VolumeDetails> {
     return this.views.get(name);
   }
 
@@ -161,21 +178,6 @@ export class VolumeService implements VolumeDriver {
 
   get generation(): string {
     return `${this.table.generation}/${this.backends.revision}`;
-  }
-
-  /**
-   * Another host removed a volume from a shared catalogue: forget it here too, unless it
-   * is mounted here (its containers keep it until they stop). Data is never touched.
-   */
-  forgetRemovedElsewhere(name: string): Promise<void> {
-    return this.lock.run(name, async () => {
-      const record = this.table.get(name);
-      const catalogue = record === undefined ? undefined : this.backends.shared(record);
-      if (record === undefined || catalogue === undefined || mountCount(record) > 0 || catalogue.find(name) !== undefined) return;
-      await this.idle.release(name);
-      await this.table.delete(name);
-      this.log.info('volume removed on another host; forgotten here', { volume: name });
-    });
   }
 
   /**
@@ -190,28 +192,13 @@ export class VolumeService implements VolumeDriver {
           try {
             const held = mountCount(record) > 0;
             await this.backends.of(record).recover(this.backends.spec(record), held);
-            if (held) await this.backends.shared(record)?.hold(record.name);
+            if (held) await this.sharing.holdAfterRestart(record);
           } catch (error) {
             this.log.warn('recovery failed', { volume: record.name, error: describe(error) });
           }
         }),
       ),
     );
-  }
-
-  /** Starts the shared catalogues' background work. */
-  startSharing(): void {
-    for (const catalogue of this.backends.catalogues()) {
-      catalogue.start((name) => {
-        this.forgetRemovedElsewhere(name).catch((error: unknown) =>
-          this.log.warn('a volume removed on another host could not be forgotten here', { volume: name, error: describe(error) }),
-        );
-      });
-    }
-  }
-
-  stopSharing(): void {
-    for (const catalogue of this.backends.catalogues()) catalogue.stop();
   }
 
   /** Waits until every call accepted so far has finished and its state is on disk. */
@@ -227,7 +214,7 @@ export class VolumeService implements VolumeDriver {
 
   /** A volume created on another host becomes this host's on its first Mount here. */
   private async adopt(name: string): Promise<VolumeRecord> {
-    const record = this.views.known(name);
+    const record = await this.views.known(name);
     await this.table.insert(record);
     this.log.info('adopted a volume from the store catalogue', { volume: name });
     return record;
@@ -249,10 +236,3 @@ export class VolumeService implements VolumeDriver {
     }
   }
 }
-
-const storeConflict = (holder: { name: string; options: VolumeOptions; createdBy: { name: string } }): PluginError =>
-  new PluginError(
-    'CONFLICT',
-    `volume ${holder.name} already exists on the store, created by host ${holder.createdBy.name} with options (${formatOptions(holder.options)}); ` +
-      `use those options, or another name`,
-  );

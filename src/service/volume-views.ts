@@ -17,19 +17,28 @@ export class VolumeViews {
     private readonly backends: VolumeBackends,
   ) {}
 
-  /** A volume of this host, or one of a shared catalogue seen as a record (not saved). */
-  known(name: string): VolumeRecord {
-    const record = this.table.get(name) ?? this.backends.fromCatalogues(name);
-    if (record === undefined) throw new PluginError('NOT_FOUND', `no such volume: ${name}`);
-    return record;
+  /**
+   * A volume of this host, or one of a shared catalogue seen as a record (not saved). A
+   * name neither knows is looked up on the stores at once (bounded), so a volume another
+   * host created a moment ago is found: the engine would otherwise make a local-driver
+   * volume of that name.
+   */
+  async known(name: string): Promise<VolumeRecord> {
+    const record = this.table.get(name) ?? this.backends.fromCatalogues(name) ?? (await this.backends.lookUp(name));
+    if (record !== undefined && !('removed' in record)) return record;
+    const removed = record?.removed;
+    throw new PluginError(
+      'NOT_FOUND',
+      removed === undefined ? `no such volume: ${name}` : `no such volume: ${name} was removed by host ${removed.by.name} at ${removed.at}; create it again to use it`,
+    );
   }
 
-  path(rawName: unknown): string {
-    return this.backends.mountpoint(this.known(checkVolumeName(rawName)));
+  async path(rawName: unknown): Promise<string> {
+    return this.backends.mountpoint(await this.known(checkVolumeName(rawName)));
   }
 
-  get(rawName: unknown): VolumeDetails {
-    const record = this.known(checkVolumeName(rawName));
+  async get(rawName: unknown): Promise<VolumeDetails> {
+    const record = await this.known(checkVolumeName(rawName));
     const spec = this.backends.spec(record);
     const catalogue = this.backends.shared(record);
     const age = catalogue?.ageSeconds();
@@ -43,6 +52,7 @@ export class VolumeViews {
         backend: record.backend,
         mounts: mountCount(record),
         options: formatOptions(record.options),
+        ...(record.ignoredOptions === undefined ? {} : { ignoredOptions: `${formatOptions(record.ignoredOptions)} (the store's definition is used)` }),
         ...(catalogue === undefined ? {} : { catalogue: age === undefined ? 'not read from the store yet' : `read from the store ${age} s ago` }),
         ...(createdBy === undefined ? {} : { createdBy }),
       },

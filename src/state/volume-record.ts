@@ -10,6 +10,8 @@ export interface VolumeRecord {
   createdAt: string;
   /** Mount ID -> how many times it is mounted (Docker may send the same ID twice). */
   mounts: Record<string, number>;
+  /** Options a Create asked for that a shared catalogue's definition overruled. */
+  ignoredOptions?: VolumeOptions;
 }
 
 // Mount IDs are user-controlled keys: a prototype-less map keeps "__proto__" an ordinary key.

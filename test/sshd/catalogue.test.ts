@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { cleanup, DaemonProcess, delay, makeDirs } from '../support/daemon-process';
-import { eventually, installCredentials, KEY_NAME } from '../support/sftp-fixtures';
+import { cleanup, delay, type DaemonProcess } from '../support/daemon-process';
+import { eventually, startStoreHost } from '../support/sftp-fixtures';
 import { TestSshd } from '../support/sshd';
 
 const LEASE_TTL = 3;
@@ -13,21 +13,7 @@ describe('one catalogue for every host of a store (two daemons, a real sshd)', f
   let hostA: DaemonProcess;
   let hostB: DaemonProcess;
 
-  const startHost = async (name: string): Promise<DaemonProcess> => {
-    const dirs = makeDirs(`dvs-cat-${name}`);
-    await installCredentials(sshd, dirs);
-    return DaemonProcess.start(dirs, {
-      HOST_NAME: name,
-      SFTP_HOST: sshd.host,
-      SFTP_PORT: String(sshd.port),
-      SFTP_USER: sshd.user,
-      SFTP_IDENTITY: KEY_NAME,
-      SFTP_HOSTKEY: sshd.hostKeyFingerprint,
-      SFTP_BASE_PATH: sshd.serverPath('store'),
-      SFTP_LEASE_TTL: String(LEASE_TTL),
-      SFTP_CATALOGUE_REFRESH: '1',
-    });
-  };
+  const startHost = (name: string): Promise<DaemonProcess> => startStoreHost(sshd, name, 'store', { SFTP_LEASE_TTL: String(LEASE_TTL) });
   const names = async (host: DaemonProcess): Promise<string[]> => (await host.client.list()).map((v) => v.Name).sort();
 
   beforeEach(async () => {
@@ -70,31 +56,38 @@ describe('one catalogue for every host of a store (two daemons, a real sshd)', f
     const creators = new Set([(a.Status as Record<string, unknown>).createdBy, (b.Status as Record<string, unknown>).createdBy]);
     assert.equal(creators.size, 1, 'two definitions of one name');
 
+    // Other options: the store's definition wins on both hosts, and the overruled Create says so.
     const replies = await Promise.all([
       hostA.client.call('/VolumeDriver.Create', { Name: 'clash', Opts: { readonly: 'true' } }),
       hostB.client.call('/VolumeDriver.Create', { Name: 'clash', Opts: { cache_timeout: '5' } }),
     ]);
-    const errors = replies.map((reply) => String(reply.body.Err)).filter((err) => err !== '');
-    assert.equal(errors.length, 1, JSON.stringify(replies.map((r) => r.body)));
-    assert.match(errors[0]!, /volume clash already exists on the store, created by host host-[ab] with options/);
+    assert.deepEqual(replies.map((reply) => reply.body.Err), ['', ''], JSON.stringify(replies.map((r) => r.body)));
+    const statuses = [(await hostA.client.get('clash')).Status, (await hostB.client.get('clash')).Status] as Record<string, unknown>[];
+    assert.equal(statuses[0]?.options, statuses[1]?.options, 'two definitions of one name');
+    const overruled = statuses.filter((status) => status.ignoredOptions !== undefined);
+    assert.equal(overruled.length, 1, JSON.stringify(statuses));
+    assert.match(String(overruled[0]?.ignoredOptions), /^(readonly=true|cache_timeout=5) \(the store's definition is used\)$/);
+    await (statuses[0]?.ignoredOptions === undefined ? hostB : hostA).waitForLog((entry) => entry.msg === 'create options differ from the store catalogue; its definition is used' && entry.volume === 'clash');
 
     // The loser of such a race must leave the winner's directory on the server alone.
     const names = Array.from({ length: 10 }, (_, i) => `clash${i}`);
-    const outcomes = await Promise.all(
+    await Promise.all(
       names.map(async (name) => {
-        const [ra, rb] = await Promise.all([
+        const replies = await Promise.all([
           hostA.client.call('/VolumeDriver.Create', { Name: name, Opts: { readonly: 'false' } }),
           hostB.client.call('/VolumeDriver.Create', { Name: name, Opts: { cache_timeout: '2' } }),
         ]);
-        return { name, winner: ra.body.Err === '' ? hostA : hostB, errors: [ra, rb].filter((r) => r.body.Err !== '').length };
+        assert.deepEqual(replies.map((reply) => reply.body.Err), ['', ''], name);
       }),
     );
-    for (const { name, winner, errors: count } of outcomes) {
-      assert.equal(count, 1, `${name}: ${count} errors`);
+    for (const name of names) {
       assert.ok(fs.statSync(sshd.serverPath('store', name)).isDirectory(), `${name}: the winner's directory was deleted`);
-      const mountpoint = await winner.client.mount(name, 'w');
-      fs.writeFileSync(path.join(mountpoint, 'ok'), 'ok');
-      await winner.client.unmount(name, 'w');
+      for (const [host, id] of [[hostA, 'a'], [hostB, 'b']] as const) {
+        const mountpoint = await host.client.mount(name, id);
+        fs.writeFileSync(path.join(mountpoint, `from-${id}`), id);
+        await host.client.unmount(name, id);
+      }
+      assert.deepEqual(fs.readdirSync(sshd.serverPath('store', name)).sort(), ['from-a', 'from-b']);
     }
   });
 
@@ -136,7 +129,7 @@ describe('one catalogue for every host of a store (two daemons, a real sshd)', f
     // A restart while the server is still down starts from the saved copy.
     await hostB.restart();
     assert.deepEqual(await names(hostB), ['cached']);
-    assert.match(await hostB.client.err('/VolumeDriver.Remove', { Name: 'cached' }), /cannot check whether other hosts use volume cached/);
+    assert.match(await hostB.client.err('/VolumeDriver.Remove', { Name: 'cached' }), /cannot withdraw volume cached from the store: .*nothing was removed, try again when the store answers/);
   });
 
   it('keeps volumes with explicit options of another server local to their host', async () => {

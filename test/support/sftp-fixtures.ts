@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { DaemonDirs } from './daemon-process';
+import { DaemonProcess, makeDirs, type DaemonDirs } from './daemon-process';
 import type { TestSshd } from './sshd';
 
 export const KEY_NAME = 'id_test';
@@ -42,4 +42,20 @@ export function processesOf(program: string): number[] {
       }
     })
     .map(Number);
+}
+
+/** A daemon as one host of the default store at `storeDir` on the test server. */
+export async function startStoreHost(sshd: TestSshd, name: string, storeDir = 'store', env: Record<string, string> = {}): Promise<DaemonProcess> {
+  const dirs = makeDirs(`dvs-cat-${name}`);
+  await installCredentials(sshd, dirs);
+  return DaemonProcess.start(dirs, {
+    HOST_NAME: name,
+    SFTP_HOST: sshd.host,
+    SFTP_PORT: String(sshd.port),
+    SFTP_USER: sshd.user,
+    SFTP_IDENTITY: KEY_NAME,
+    SFTP_HOSTKEY: sshd.hostKeyFingerprint,
+    SFTP_BASE_PATH: sshd.serverPath(storeDir),
+    ...env,
+  });
 }

@@ -37,9 +37,9 @@ class RecordingDriver implements VolumeDriver {
   remove = (name: string): Promise<void> => this.answerLater(['remove', name], undefined);
   mount = (name: string, id: string): Promise<string> => this.answerLater(['mount', name, id], `/mnt/${name}`);
   unmount = (name: string, id: string): Promise<void> => this.answerLater(['unmount', name, id], undefined);
-  path = (name: string): string => this.answer(['path', name], `/mnt/${name}`);
-  get = (name: string): VolumeDetails =>
-    this.answer(['get', name], { name, mountpoint: `/mnt/${name}`, createdAt: '2026-11-28T00:00:00.000Z', status: { backend: 'fake', mounts: 0 } });
+  path = (name: string): Promise<string> => this.answerLater(['path', name], `/mnt/${name}`);
+  get = (name: string): Promise<VolumeDetails> =>
+    this.answerLater(['get', name], { name, mountpoint: `/mnt/${name}`, createdAt: '2026-11-28T00:00:00.000Z', status: { backend: 'fake', mounts: 0 } });
   list = (): VolumeSummary[] => {
     this.listBuilds += 1;
     return this.answer(['list'], this.volumes);

@@ -7,6 +7,23 @@ export interface Lease {
   ageSeconds: number;
 }
 
+/** What a Remove leaves on the store, so other hosts can say who removed a volume. */
+export interface Tombstone {
+  name: string;
+  removedBy: HostIdentity;
+  removedAt: string;
+}
+
+export function parseTombstone(text: string, name: string): Tombstone | undefined {
+  try {
+    const value = JSON.parse(text) as Partial<Tombstone>;
+    const by = parseHost(JSON.stringify(value.removedBy ?? {}));
+    return value.name === name && typeof value.removedAt === 'string' && by !== undefined ? { name, removedBy: by, removedAt: value.removedAt } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** A record as the store keeps it, one small JSON file per volume; undefined when it is not one. */
 export function parseEntry(text: string, name: string): CatalogueEntry | undefined {
   try {

@@ -3,8 +3,9 @@ import { describe, PluginError } from '../../../errors';
 import type { Logger } from '../../../log';
 import type { VolumeOptions } from '../../../options/schema';
 import { writeFileAtomic } from '../../../system/atomic-write';
-import type { CatalogueEntry, HostIdentity, SharedCatalogue } from '../../backend';
+import type { CatalogueEntry, HostIdentity, SharedCatalogue, StoreLookup, Withdrawal } from '../../backend';
 import type { CatalogueRemote, ListedEntry } from './catalogue-remote';
+import type { Tombstone } from './catalogue-records';
 
 export interface StoreCatalogueOptions {
   remote: CatalogueRemote;
@@ -14,6 +15,7 @@ export interface StoreCatalogueOptions {
   /** Local copy of the catalogue, so Get and List answer at once, also after a restart. */
   cacheFile: string;
   leaseTtlSeconds: number;
+  /** Seconds between full reads of the catalogue, whether or not the change marker moved. */
   refreshSeconds: number;
   log: Logger;
 }
@@ -23,16 +25,30 @@ interface CacheFile {
   entries: CatalogueEntry[];
 }
 
+/** How often the change marker is read: creates and removals show within this, plus a read. */
+const POLL_MS = 1000;
+/** A lookup of an unknown name waits at most this long; then the local copy answers. */
+const LOOKUP_BOUND_MS = 1000;
+/** "Not on the store" is believed this long: the engine asks every driver for every name. */
+const NEGATIVE_MS = 1000;
+const MAX_NEGATIVE = 10_000;
+
 /**
- * The default store's catalogue as this host sees it: an in-memory copy refreshed in the
- * background and saved locally, plus this host's leases on the volumes it has mounted.
+ * The default store's catalogue as this host sees it: an in-memory copy kept current by
+ * polling the store's change marker each second, saved locally, plus this host's leases on
+ * the volumes it has mounted. The rules for Remove and Mount racing across hosts are in
+ * docs/catalogue-protocol.md.
  */
 export class StoreCatalogue implements SharedCatalogue {
   private entries = new Map<string, ListedEntry>();
   private refreshedAt: number | undefined;
   private readonly held = new Set<string>();
+  private readonly absent = new Map<string, number>();
+  private readonly removed = new Map<string, Tombstone>();
   private timers: NodeJS.Timeout[] = [];
   private refreshing: Promise<void> | undefined;
+  private lastStamp: string | undefined;
+  private lastFullRead = 0;
   private namesRevision = 0;
   /** Called for names that were in the catalogue and are gone: another host removed them. */
   private removedElsewhere: (name: string) => void = () => undefined;
@@ -65,11 +81,11 @@ export class StoreCatalogue implements SharedCatalogue {
   start(removedElsewhere: (name: string) => void): void {
     this.removedElsewhere = removedElsewhere;
     void this.refresh();
-    const refresh = setInterval(() => void this.refresh(), this.options.refreshSeconds * 1000);
+    const poll = setInterval(() => void this.refresh(), POLL_MS);
     const renew = setInterval(() => void this.renewAll(), (this.options.leaseTtlSeconds * 1000) / 3);
-    refresh.unref();
+    poll.unref();
     renew.unref();
-    this.timers = [refresh, renew];
+    this.timers = [poll, renew];
   }
 
   stop(): void {
@@ -85,11 +101,11 @@ export class StoreCatalogue implements SharedCatalogue {
     return this.entries.keys();
   }
 
-  /** Seconds since the catalogue was last read from the store; undefined when never. */
   ageSeconds(): number | undefined {
     return this.refreshedAt === undefined ? undefined : Math.round((Date.now() - this.refreshedAt) / 100) / 10;
   }
 
+  /** Reads the change marker (one request), and the whole catalogue when it moved or is due. */
   refresh(): Promise<void> {
     this.refreshing ??= this.readStore().finally(() => {
       this.refreshing = undefined;
@@ -97,49 +113,116 @@ export class StoreCatalogue implements SharedCatalogue {
     return this.refreshing;
   }
 
-  /** Publishes a new volume; returns the record that holds the name (ours or a winner's). */
+  /**
+   * A name this host does not know, looked up on the store at once: the engine makes a
+   * local-driver volume of a name no driver knows. Bounded: a slow or hung store gets
+   * LOOKUP_BOUND_MS, then the local copy answers.
+   */
+  async lookup(name: string): Promise<StoreLookup> {
+    const known = this.find(name);
+    if (known !== undefined) return { entry: known };
+    const absentSince = this.absent.get(name);
+    if (absentSince !== undefined && Date.now() - absentSince < NEGATIVE_MS) return this.removedNote(name);
+    let timer: NodeJS.Timeout | undefined;
+    const bound = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), LOOKUP_BOUND_MS)));
+    const asked = this.options.remote.lookup(name).catch((error: unknown) => {
+      this.options.log.debug('lookup on the store failed; the local copy answers', { volume: name, error: describe(error) });
+      return undefined;
+    });
+    const found = await Promise.race([asked, bound]);
+    clearTimeout(timer);
+    if (found?.entry !== undefined) {
+      this.learn(found.entry);
+      return { entry: found.entry };
+    }
+    if (found?.removed !== undefined) this.removed.set(name, found.removed);
+    if (this.absent.size >= MAX_NEGATIVE) this.absent.clear();
+    this.absent.set(name, Date.now());
+    return this.removedNote(name);
+  }
+
   async publish(entry: CatalogueEntry): Promise<CatalogueEntry> {
     const holder = await this.options.remote.publish(entry);
-    this.entries.set(entry.name, { entry: holder, stamp: '' });
-    this.namesRevision += 1;
+    this.learn(holder);
     return holder;
   }
 
-  async withdraw(name: string): Promise<void> {
-    await this.options.remote.withdraw(name);
-    this.entries.delete(name);
-    this.namesRevision += 1;
-    this.held.delete(name);
-  }
-
-  /** Refuses while another host holds a live lease, naming it. */
-  async checkRemovable(name: string): Promise<void> {
-    let leases;
+  /**
+   * Takes the record off the store first, then reads the leases: a host that writes its
+   * lease after that finds no record and fails its Mount; one that wrote it before is seen
+   * here, and the record goes back.
+   */
+  async withdraw(name: string): Promise<Withdrawal> {
+    let taken;
     try {
-      leases = await this.options.remote.otherLeases(name);
+      taken = await this.options.remote.takeOff(name);
     } catch (error) {
-      throw new PluginError('REMOTE_UNREACHABLE', `cannot check whether other hosts use volume ${name}: ${describe(error)}; nothing was removed, try again when the store answers`, { cause: error });
+      throw new PluginError('REMOTE_UNREACHABLE', `cannot withdraw volume ${name} from the store: ${describe(error)}; nothing was removed, try again when the store answers`, { cause: error });
     }
-    const live = leases.filter((lease) => lease.ageSeconds < this.options.leaseTtlSeconds);
+    const live = taken.leases.filter((lease) => lease.ageSeconds < this.options.leaseTtlSeconds);
+    const putBack = async (): Promise<void> => {
+      if (taken.taken) await this.options.remote.putBack(name);
+    };
     if (live.length > 0) {
+      await putBack();
       const hosts = live.map((lease) => `${lease.host.name} (host ID ${lease.host.id.slice(0, 8)}, lease renewed ${Math.round(lease.ageSeconds)} s ago)`);
       throw new PluginError('IN_USE', `volume ${name} is mounted on ${hosts.join(', ')}; stop its containers there first. A host that died stops counting ${this.options.leaseTtlSeconds} s after its last renewal`);
     }
+    return {
+      commit: async () => {
+        if (taken.taken) await this.options.remote.finishRemove(name);
+        this.forget(name);
+        this.held.delete(name);
+      },
+      undo: putBack,
+    };
   }
 
-  /** Takes a lease for a volume this host has mounted; renewed until released. */
+  /**
+   * Takes this host's lease before a first Mount, and proves the volume is still on the
+   * store after the lease is written (see withdraw). Renewed until `release`.
+   */
   async hold(name: string): Promise<void> {
     this.held.add(name);
+    let answer;
     try {
-      await this.options.remote.renewLease(name);
+      answer = await this.options.remote.renewLease(name);
     } catch (error) {
-      this.options.log.warn('lease not written; retrying in the background', { volume: name, error: describe(error) });
+      this.held.delete(name);
+      throw new PluginError('REMOTE_UNREACHABLE', `cannot take this host's lease on volume ${name} at the store: ${describe(error)}; try again when the store answers`, { cause: error });
     }
+    if (answer.present) return;
+    this.held.delete(name);
+    await this.options.remote.dropLease(name).catch((error: unknown) => this.options.log.warn('lease not dropped; it expires by itself', { volume: name, error: describe(error) }));
+    if (answer.removed !== undefined) this.removed.set(name, answer.removed);
+    this.forget(name);
+    throw new PluginError('NOT_FOUND', `volume ${name} ${removedText(answer.removed)}; create it again to use it`);
+  }
+
+  /** Keeps renewing a lease the store could not take now (at a restart, the store down). */
+  keep(name: string): void {
+    this.held.add(name);
   }
 
   release(name: string): void {
     if (!this.held.delete(name)) return;
     this.options.remote.dropLease(name).catch((error: unknown) => this.options.log.warn('lease not dropped; it expires by itself', { volume: name, error: describe(error) }));
+  }
+
+  private removedNote(name: string): StoreLookup {
+    const tombstone = this.removed.get(name);
+    return tombstone === undefined ? {} : { removed: { by: tombstone.removedBy, at: tombstone.removedAt } };
+  }
+
+  private learn(entry: CatalogueEntry): void {
+    const had = this.entries.has(entry.name);
+    this.entries.set(entry.name, { entry, stamp: this.entries.get(entry.name)?.stamp ?? '' });
+    this.absent.delete(entry.name);
+    if (!had) this.namesRevision += 1;
+  }
+
+  private forget(name: string): void {
+    if (this.entries.delete(name)) this.namesRevision += 1;
   }
 
   private async renewAll(): Promise<void> {
@@ -150,11 +233,20 @@ export class StoreCatalogue implements SharedCatalogue {
 
   private async readStore(): Promise<void> {
     try {
+      const stamp = await this.options.remote.changeStamp();
+      const due = Date.now() - this.lastFullRead >= this.options.refreshSeconds * 1000;
+      if (stamp === this.lastStamp && !due) {
+        this.refreshedAt = Date.now();
+        return;
+      }
       const previous = this.entries;
       const next = await this.options.remote.list(previous);
       this.entries = next;
-      this.refreshedAt = Date.now();
+      this.lastStamp = stamp;
+      this.lastFullRead = Date.now();
+      this.refreshedAt = this.lastFullRead;
       if (previous.size !== next.size || [...next.keys()].some((name) => !previous.has(name))) this.namesRevision += 1;
+      for (const name of next.keys()) this.absent.delete(name);
       for (const name of previous.keys()) if (!next.has(name)) this.removedElsewhere(name);
       const cache: CacheFile = { refreshedAt: this.refreshedAt, entries: [...next.values()].map((listed) => listed.entry) };
       await writeFileAtomic(this.options.cacheFile, JSON.stringify(cache));
@@ -163,3 +255,6 @@ export class StoreCatalogue implements SharedCatalogue {
     }
   }
 }
+
+const removedText = (tombstone: Tombstone | undefined): string =>
+  tombstone === undefined ? 'was removed from the store' : `was removed from the store by host ${tombstone.removedBy.name} at ${tombstone.removedAt}`;
