@@ -1,7 +1,7 @@
 import type { KeyedMutex } from '../common/keyed-mutex';
 import { describe } from '../errors';
 import type { Logger } from '../log';
-import { mountCount } from '../state/volume-record';
+import { isMounted } from '../state/volume-record';
 import type { VolumeBackends } from './volume-backends';
 import type { VolumeTable } from './volume-table';
 
@@ -43,7 +43,7 @@ export class IdleReleases {
     if (pending === undefined || (timer !== undefined && timer !== pending)) return;
     this.cancel(name);
     const record = this.table.get(name);
-    if (record === undefined || mountCount(record) > 0) return;
+    if (record === undefined || isMounted(record)) return;
     try {
       await this.backends.of(record).unmount(this.backends.spec(record));
     } catch (error) {

@@ -3,7 +3,7 @@ import type { KeyedMutex } from '../common/keyed-mutex';
 import { describe, isPluginError } from '../errors';
 import type { Logger } from '../log';
 import type { VolumeOptions } from '../options/schema';
-import { mountCount, type VolumeRecord } from '../state/volume-record';
+import { isMounted, type VolumeRecord } from '../state/volume-record';
 import type { IdleReleases } from './idle-release';
 import type { VolumeBackends } from './volume-backends';
 import type { VolumeTable } from './volume-table';
@@ -45,7 +45,7 @@ export class SharedVolumes {
     return this.lock.run(name, async () => {
       const record = this.table.get(name);
       const catalogue = record === undefined ? undefined : this.backends.shared(record);
-      if (record === undefined || catalogue === undefined || mountCount(record) > 0 || catalogue.find(name) !== undefined) return;
+      if (record === undefined || catalogue === undefined || isMounted(record) || catalogue.find(name) !== undefined) return;
       await this.idle.release(name);
       await this.table.delete(name);
       this.log.info('volume removed on another host; forgotten here', { volume: name });

@@ -5,7 +5,7 @@ import { checkVolumeName } from '../common/volume-name';
 import { describe, PluginError } from '../errors';
 import type { Logger } from '../log';
 import { checkOptions, sameOptions, type VolumeOptions } from '../options/schema';
-import { addMount, dropMount, emptyMounts, mountCount, type VolumeRecord } from '../state/volume-record';
+import { addMount, dropMount, emptyMounts, isMounted, mountCount, type VolumeRecord } from '../state/volume-record';
 import { IdleReleases } from './idle-release';
 import { SharedVolumes } from './shared-volumes';
 import { VolumeBackends } from './volume-backends';
@@ -127,7 +127,7 @@ export class VolumeService implements VolumeDriver {
       const record = this.table.get(name) ?? (await this.adopt(name));
       const spec = this.backends.spec(record);
       const backend = this.backends.of(record);
-      const first = mountCount(record) === 0;
+      const first = !isMounted(record);
       const catalogue = this.backends.shared(record);
       // The lease comes before the mount: a Remove on another host then either sees it, or
       // took the record off first and this fails (docs/catalogue-protocol.md).
@@ -155,7 +155,7 @@ export class VolumeService implements VolumeDriver {
       if (record === undefined) throw new PluginError('NOT_FOUND', `no such volume: ${name}`);
       if (record.mounts[id] === undefined) throw new PluginError('NOT_MOUNTED', `volume ${name} has no mount with ID ${id}; nothing was unmounted`);
       await this.table.update(record, () => dropMount(record, id), () => addMount(record, id));
-      if (mountCount(record) > 0) return;
+      if (isMounted(record)) return;
       this.backends.shared(record)?.release(name);
       const backend = this.backends.of(record);
       const idleSeconds = backend.idleUnmountSeconds ?? 0;
@@ -190,7 +190,7 @@ export class VolumeService implements VolumeDriver {
       [...this.table.values()].map((record) =>
         this.lock.run(record.name, async () => {
           try {
-            const held = mountCount(record) > 0;
+            const held = isMounted(record);
             await this.backends.of(record).recover(this.backends.spec(record), held);
             if (held) await this.sharing.holdAfterRestart(record);
           } catch (error) {

@@ -1,7 +1,7 @@
 import { checkVolumeName } from '../common/volume-name';
 import { PluginError } from '../errors';
 import type { VolumeOptions } from '../options/schema';
-import { mountCount, type VolumeRecord } from '../state/volume-record';
+import { isMounted, mountCount, type VolumeRecord } from '../state/volume-record';
 import type { VolumeBackends } from './volume-backends';
 import type { VolumeDetails, VolumeSummary } from './volume-driver';
 import type { VolumeTable } from './volume-table';
@@ -62,7 +62,7 @@ export class VolumeViews {
   /** This host's volumes, and every volume of the shared catalogues. */
   list(): VolumeSummary[] {
     const summaries = [...this.table.values()].map((record): VolumeSummary =>
-      mountCount(record) > 0 ? { name: record.name, mountpoint: this.backends.mountpoint(record) } : { name: record.name },
+      isMounted(record) ? { name: record.name, mountpoint: this.backends.mountpoint(record) } : { name: record.name },
     );
     for (const catalogue of this.backends.catalogues()) {
       for (const name of catalogue.names()) if (!this.table.has(name)) summaries.push({ name });

@@ -20,6 +20,12 @@ export const emptyMounts = (): Record<string, number> => Object.create(null) as 
 export const mountCount = (record: VolumeRecord): number =>
   Object.values(record.mounts).reduce((sum, count) => sum + count, 0);
 
+/** Whether any mount ID holds the volume; List asks it of every volume, so no array is made. */
+export function isMounted(record: VolumeRecord): boolean {
+  for (const _ in record.mounts) return true;
+  return false;
+}
+
 /** One more mount of `id` (the engine may send the same ID twice). */
 export function addMount(record: VolumeRecord, id: string): void {
   record.mounts[id] = (record.mounts[id] ?? 0) + 1;
