@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { DefaultStore } from '../../src/backends/sftp/default-store';
 import { SFTP_OPTIONS } from '../../src/backends/sftp/sftp-options';
 import { resolveSettings } from '../../src/backends/sftp/sftp-settings';
+import { cacheOptions } from '../../src/backends/sftp/sshfs-options';
 import { checkOptions } from '../../src/options/schema';
 
 const store = new DefaultStore({ host: 'store.example', port: '2222', user: 'dvs', identity: 'id_store', basePath: '/srv/volumes' });
@@ -55,11 +56,35 @@ describe('SFTP options: checked and parsed by one spec', () => {
 
   it('applies the documented defaults', () => {
     const s = settingsOf({});
-    assert.deepEqual([s.port, s.readonly, s.allowOther, s.deleteOnRemove, s.connections, s.cipher, s.cacheTimeout], [2222, false, true, false, 4, 'aes128-gcm@openssh.com', 0.5]);
+    assert.deepEqual([s.port, s.readonly, s.allowOther, s.deleteOnRemove, s.connections, s.cipher, s.cacheTimeout], [2222, false, true, false, 4, 'aes128-gcm@openssh.com', 1]);
   });
 
   it('refuses a value the check refuses, also when parsing', () => {
     assert.throws(() => checkOptions('sftp', SFTP_OPTIONS, { connections: '17' }), /option connections="17": expected a whole number from 1 to 16/);
     assert.throws(() => settingsOf({ connections: '17' }), /expected a whole number from 1 to 16/);
   });
+});
+
+describe('cache_timeout: the caches it renders never add up to more than it', () => {
+  const cases: [number, string[]][] = [
+    [0, ['dir_cache=no', 'attr_timeout=0', 'entry_timeout=0']],
+    [0.5, ['dir_cache=no', 'attr_timeout=0.5', 'entry_timeout=0.5']],
+    [1, ['dir_cache=yes', 'dcache_timeout=0', 'attr_timeout=0', 'entry_timeout=0']],
+    [1.5, ['dir_cache=yes', 'dcache_timeout=0', 'attr_timeout=0.5', 'entry_timeout=0.5']],
+    [2, ['dir_cache=yes', 'dcache_timeout=0', 'attr_timeout=1', 'entry_timeout=1']],
+    [2.7, ['dir_cache=yes', 'dcache_timeout=0', 'attr_timeout=1', 'entry_timeout=1']],
+    [20, ['dir_cache=yes', 'dcache_timeout=18', 'attr_timeout=1', 'entry_timeout=1']],
+    [3600, ['dir_cache=yes', 'dcache_timeout=3598', 'attr_timeout=1', 'entry_timeout=1']],
+  ];
+  for (const [timeout, expected] of cases) {
+    it(`cache_timeout=${timeout}`, () => {
+      const rendered = cacheOptions(timeout);
+      assert.deepEqual(rendered, expected);
+      // sshfs keeps an entry to the end of the second after its whole-second timeout.
+      const value = (key: string): number => Number(rendered.find((o) => o.startsWith(`${key}=`))?.split('=')[1] ?? 'NaN');
+      const bound = value('attr_timeout') + (rendered.includes('dir_cache=yes') ? value('dcache_timeout') + 1 : 0);
+      assert.ok(bound <= timeout + 1e-9, `stale for up to ${bound} s`);
+      assert.ok(Number.isInteger(value('dcache_timeout')) || rendered.includes('dir_cache=no'), 'sshfs parses no fractions');
+    });
+  }
 });

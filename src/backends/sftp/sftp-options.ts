@@ -52,8 +52,8 @@ export type SftpOptionName = keyof typeof SPECS;
 type ParsedAs<K extends SftpOptionName> = (typeof SPECS)[K] extends TypedOption<infer T> ? T : never;
 
 // Measured here: AES-GCM with several connections roughly doubles sshfs's default throughput.
-// Another host's write shows within cache_timeout: a reader that looked at the file mid-write
-// keeps the old size for at most this long after the writer closed it.
+// Another host's change shows within cache_timeout seconds (sshfs-options.ts, cacheOptions):
+// 1 s keeps the cross-host promise with sshfs's listing cache on.
 /** What an option means when a volume does not set it (and no plugin default applies). */
 export const SFTP_OPTION_DEFAULTS = {
   port: 22,
@@ -63,7 +63,7 @@ export const SFTP_OPTION_DEFAULTS = {
   connections: 4,
   cipher: 'aes128-gcm@openssh.com',
   compression: false,
-  cache_timeout: 0.5,
+  cache_timeout: 1,
   keepalive: 5,
   connect_timeout: 10,
 } as const satisfies Partial<{ [K in SftpOptionName]: ParsedAs<K> }>;

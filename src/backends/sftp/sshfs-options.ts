@@ -11,12 +11,7 @@ export function sshfsOptions(settings: SftpSettings): string[] {
     // volume (and docker cp chowns), which the server refuses for other owners.
     'idmap=user',
     `max_conns=${settings.connections}`,
-    // Cross-host visibility. sshfs's own listing cache expires late (dcache_timeout=1 was
-    // seen to show new names after ~2 s), so up to 1 s it is off and only the kernel's
-    // attribute and name caches (cache_timeout s) remain; 0 turns those off too.
-    ...(settings.cacheTimeout <= 1 ? ['dir_cache=no'] : [`dcache_timeout=${Math.ceil(settings.cacheTimeout)}`]),
-    `attr_timeout=${settings.cacheTimeout}`,
-    `entry_timeout=${settings.cacheTimeout}`,
+    ...cacheOptions(settings.cacheTimeout),
     'negative_timeout=0',
   ];
   if (settings.allowOther) options.push('allow_other');
@@ -27,3 +22,23 @@ export function sshfsOptions(settings: SftpSettings): string[] {
   if (settings.passwordFile !== undefined) options.push('password_stdin');
   return options;
 }
+
+/**
+ * The caches, so that another host's change (a name, attributes, content) shows here within
+ * cache_timeout seconds. Two caches stack: sshfs's own (listings and the attributes each
+ * listing carries; whole seconds only, and it keeps an entry up to the end of the second
+ * after its timeout, so dcache_timeout=D is stale for up to D+1 s) and the kernel's
+ * (attr/entry_timeout, fractions allowed). sshfs's cache is what makes a walk cheap: without
+ * it (dir_cache=no) every stat after a listing is one more round trip to the server.
+ *   T < 1: sshfs's cache off, the kernel's T.
+ *   T >= 1: the kernel's K = min(1, T-1), sshfs's D = floor(T-1-K): D + 1 + K <= T.
+ */
+export function cacheOptions(timeout: number): string[] {
+  if (timeout < 1) return ['dir_cache=no', `attr_timeout=${timeout}`, `entry_timeout=${timeout}`];
+  const kernel = Math.min(1, round3(timeout - 1));
+  const sshfs = Math.floor(round3(timeout - 1 - kernel));
+  return ['dir_cache=yes', `dcache_timeout=${sshfs}`, `attr_timeout=${kernel}`, `entry_timeout=${kernel}`];
+}
+
+// Option values have at most three decimals: keep float error out of the rendered text.
+const round3 = (value: number): number => Math.round(value * 1000) / 1000;

@@ -1,0 +1,122 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import { cleanup, DaemonProcess, delay, makeDirs } from '../support/daemon-process';
+import { installCredentials, sftpOptions } from '../support/sftp-fixtures';
+import { TestSshd } from '../support/sshd';
+
+const TRIALS = 100;
+/** The promise at the default cache_timeout (1 s), plus the poll step and one request. */
+const BOUND_MS = 1000 + 60;
+
+type Change = 'new name' | 'new content' | 'delete' | 'rename';
+
+/**
+ * The cross-host promise at the plugin's defaults: a change made through one host's mount
+ * shows through another host's mount of the same volume within a second. Each trial has a
+ * directory of its own; the reader looks first (its caches then hold the old view, the
+ * worst case), the writer changes, the reader polls every 10 ms. Trials start 37 ms apart so
+ * their changes fall at every point of sshfs's whole-second cache clock.
+ */
+describe('the one-second promise at the default cache settings (two daemons, a real sshd, 100 trials per change)', function () {
+  this.timeout(300_000);
+  let sshd: TestSshd;
+  const daemons: DaemonProcess[] = [];
+  let writer: string;
+  let reader: string;
+
+  before(async () => {
+    sshd = await TestSshd.start();
+    for (const id of ['a', 'b']) {
+      const dirs = makeDirs(`dvs-promise-${id}`);
+      await installCredentials(sshd, dirs);
+      daemons.push(await DaemonProcess.start(dirs));
+    }
+    const options = sftpOptions(sshd, 'promise');
+    const [a, b] = daemons as [DaemonProcess, DaemonProcess];
+    await a.client.create('promise', options);
+    await b.client.create('promise', options);
+    writer = await a.client.mount('promise', 'w');
+    reader = await b.client.mount('promise', 'r');
+  });
+  after(async () => {
+    for (const daemon of daemons) {
+      await daemon.stop();
+      cleanup(daemon.dirs.base);
+    }
+    await sshd.dispose();
+  });
+
+  const setups: Record<Change, { prepare: (dir: string) => void; change: (dir: string) => void; seen: (dir: string) => Promise<boolean> }> = {
+    'new name': {
+      prepare: () => undefined,
+      change: (dir) => fs.writeFileSync(path.join(dir, 'f'), 'new'),
+      seen: async (dir) => (await fsp.readdir(dir)).includes('f') && (await fsp.readFile(path.join(dir, 'f'), 'utf8')) === 'new',
+    },
+    'new content': {
+      prepare: (dir) => fs.writeFileSync(path.join(dir, 'f'), 'old content'),
+      change: (dir) => fs.writeFileSync(path.join(dir, 'f'), 'new content, longer'),
+      seen: async (dir) => (await fsp.readFile(path.join(dir, 'f'), 'utf8')) === 'new content, longer',
+    },
+    delete: {
+      prepare: (dir) => fs.writeFileSync(path.join(dir, 'f'), 'x'),
+      change: (dir) => fs.unlinkSync(path.join(dir, 'f')),
+      seen: async (dir) => !(await fsp.readdir(dir)).includes('f') && !(await exists(path.join(dir, 'f'))),
+    },
+    rename: {
+      prepare: (dir) => fs.writeFileSync(path.join(dir, 'f'), 'x'),
+      change: (dir) => fs.renameSync(path.join(dir, 'f'), path.join(dir, 'g')),
+      seen: async (dir) => {
+        const names = await fsp.readdir(dir);
+        return names.includes('g') && !names.includes('f') && !(await exists(path.join(dir, 'f'))) && (await exists(path.join(dir, 'g')));
+      },
+    },
+  };
+
+  for (const change of Object.keys(setups) as Change[]) {
+    it(`shows a ${change} on the other host within 1 s, ${TRIALS} of ${TRIALS} trials`, async () => {
+      const setup = setups[change];
+      const base = change.replace(' ', '-');
+      fs.mkdirSync(path.join(writer, base));
+      for (let i = 0; i < TRIALS; i += 1) {
+        fs.mkdirSync(path.join(writer, base, String(i)));
+        setup.prepare(path.join(writer, base, String(i)));
+      }
+      // The reader sees the old state first: every trial directory listed, every file read.
+      await delay(1100);
+      for (let i = 0; i < TRIALS; i += 1) {
+        const dir = path.join(reader, base, String(i));
+        for (const name of fs.readdirSync(dir)) fs.readFileSync(path.join(dir, name));
+      }
+      const delays = await Promise.all(
+        Array.from({ length: TRIALS }, async (_, i) => {
+          await delay(i * 37);
+          const readerDir = path.join(reader, base, String(i));
+          await setup.seen(readerDir); // look again just before the change
+          setup.change(path.join(writer, base, String(i)));
+          const changed = Date.now();
+          while (!(await setup.seen(readerDir))) {
+            if (Date.now() - changed > 10_000) return Infinity;
+            await delay(10);
+          }
+          return Date.now() - changed;
+        }),
+      );
+      const sorted = [...delays].sort((x, y) => x - y);
+      const q = (p: number): number => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? NaN;
+      console.log(`      ${change}: p50 ${q(0.5)} ms, p90 ${q(0.9)} ms, max ${q(1)} ms`);
+      const late = delays.filter((ms) => ms > BOUND_MS).length;
+      assert.equal(late, 0, `${late} of ${TRIALS} trials took longer than ${BOUND_MS} ms (max ${q(1)} ms)`);
+    });
+  }
+});
+
+async function exists(file: string): Promise<boolean> {
+  try {
+    await fsp.stat(file);
+    return true;
+  } catch {
+    return false;
+  }
+}
