@@ -19,6 +19,7 @@ import { serverRestart } from './cases/c7-server-restart';
 import { nonRootUser } from './cases/c8-non-root';
 import { registryInstall } from './cases/c9-registry-install';
 import { storeCatalogue } from './cases/c10-store-catalogue';
+import { swarmAcrossHosts } from './cases/c11-swarm';
 import { World } from './support/world';
 
 describe('e2e: docker-volume-sftp in real Docker engines', function () {
@@ -47,4 +48,5 @@ describe('e2e: docker-volume-sftp in real Docker engines', function () {
   nonRootUser(world);
   registryInstall(world);
   storeCatalogue(world);
+  swarmAcrossHosts(world);
 });

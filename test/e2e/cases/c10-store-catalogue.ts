@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { KEY_NAME } from '../../support/sftp-fixtures';
 import type { TestSshd } from '../../support/sshd';
 import { PLUGIN, PLUGIN_FULL_NAME, type Engine, type VolumeInspect } from '../support/engine';
-import { eventually, RUN_ID, serverFile, SLEEPER, waitRunning } from '../support/helpers';
+import { eventually, pluginLog, RUN_ID, serverFile, SLEEPER, useDefaultStore, waitRunning } from '../support/helpers';
 import { sleep, type ProcResult } from '../support/proc';
 import { timedDescribe } from '../support/timings';
 import { World } from '../support/world';
@@ -130,23 +129,9 @@ export function storeCatalogue(world: World): void {
     const hostId = (e: Engine): string => fs.readFileSync(path.join(World.dataDir(e), 'host-id'), 'utf8').trim();
     const status = (v: VolumeInspect): Record<string, unknown> => v.Status ?? {};
 
-    /** disable -f, the default store settings, enable: a plugin with a store catalogue. */
-    async function useDefaultStore(e: Engine, hostName: string): Promise<void> {
-      await e.dockerOk(['plugin', 'disable', '-f', PLUGIN]);
-      await e.dockerOk([
-        'plugin', 'set', PLUGIN,
-        `SFTP_HOST=${sshd.host}`,
-        `SFTP_PORT=${sshd.port}`,
-        `SFTP_USER=${sshd.user}`,
-        `SFTP_IDENTITY=${KEY_NAME}`,
-        `SFTP_HOSTKEY=${sshd.hostKeyFingerprint}`,
-        `SFTP_BASE_PATH=${sshd.serverPath(STORE)}`,
-        `SFTP_LEASE_TTL=${LEASE_TTL}`,
-        'SFTP_CATALOGUE_REFRESH=1',
-        `HOST_NAME=${hostName}`,
-      ]);
-      await e.dockerOk(['plugin', 'enable', PLUGIN]);
-    }
+    /** The default store on both plugins, with short leases and catalogue reads. */
+    const useStore = (e: Engine, hostName: string): Promise<void> =>
+      useDefaultStore(e, sshd, STORE, hostName, { SFTP_LEASE_TTL: String(LEASE_TTL), SFTP_CATALOGUE_REFRESH: '1' });
 
     /** Waits until `e` lists `name` (its plugin reads the catalogue every second). */
     async function listedOn(e: Engine, name: string): Promise<void> {
@@ -221,7 +206,7 @@ export function storeCatalogue(world: World): void {
       this.timeout(1_200_000);
       [a, b, sshd] = await Promise.all([world.engineA(), world.engineB(), world.sshd()]);
       await sshd.mkdirAsUser(STORE);
-      await Promise.all([useDefaultStore(a, 'host-a'), useDefaultStore(b, 'host-b')]);
+      await Promise.all([useStore(a, 'host-a'), useStore(b, 'host-b')]);
       bPluginId = (await b.pluginInspect()).Id;
       assert.notEqual(hostId(a), hostId(b), 'the two plugins have one host ID');
     });
@@ -256,6 +241,8 @@ export function storeCatalogue(world: World): void {
       assert.equal(onB.CreatedAt, onA.CreatedAt);
       assert.equal(status(onB).createdBy, 'host-a');
       assert.match(String(status(onB).catalogue), CATALOGUE_AGE);
+      const createsOnB = pluginLog(b).filter((l) => l.msg === 'call' && l.call === '/VolumeDriver.Create' && l.volume === VOL);
+      assert.deepEqual(createsOnB, [], "B's plugin got a Create: its Get did not find A's volume");
       assert.equal(await a.runContainer(['-v', `${VOL}:/data`], 'cat /data/back'), 'from-b\n');
     });
 
@@ -278,39 +265,66 @@ export function storeCatalogue(world: World): void {
     const HOSTS = ['host-a', 'host-b'];
     const winners = new Map<string, number>();
 
-    it('a simultaneous create of one name on A and B with different options: one fails, naming the host that made it and its options', async function () {
+    it("a simultaneous create of one name on A and B with different options: both succeed, the store keeps the winner's definition and both hosts use it", async function () {
       this.timeout(60_000);
       // three names at once: every one is a race of its own
       const results = await Promise.all(
         CLASHES.map((name) => Promise.all([a, b].map((e, i) => e.docker(['volume', 'create', '-d', PLUGIN, '-o', CLASH_OPTS[i] ?? '', name])))),
       );
+      const overruled: string[] = [];
       for (const [n, name] of CLASHES.entries()) {
         const clash = results[n] ?? [];
-        const failed = clash.map((r, i) => (r.code === 0 ? -1 : i)).filter((i) => i >= 0);
-        assert.equal(failed.length, 1, `${name}: expected one of the two creates to fail: ${JSON.stringify(clash.map((r) => [r.code, r.stderr.trim()]))}`);
-        const loser = failed[0] as number;
-        const winner = 1 - loser;
-        winners.set(name, winner);
-        const winnerHost = HOSTS[winner] as string;
-        const err = clash[loser]?.stderr.trim() ?? '';
-        assert.match(err, new RegExp(`volume ${name} already exists on the store, created by host ${winnerHost} with options \\(${CLASH_OPTS[winner] ?? ''}\\)`));
-        if (n === 0) console.log(`      ${winnerHost} won ${name}; ${HOSTS[loser]}: ${err}`);
+        assert.deepEqual(clash.map((r) => [r.code, r.stdout.trim()]), [[0, name], [0, name]], `${name}: ${clash.map((r) => r.stderr.trim()).join(' | ')}`);
         const defined = JSON.parse(fs.readFileSync(record(name), 'utf8')) as { options: Record<string, string>; createdBy: { name: string } };
-        assert.deepEqual([defined.createdBy.name, defined.options], [winnerHost, { cache_timeout: CLASH_OPTS[winner]?.split('=')[1] }]);
+        const winner = HOSTS.indexOf(defined.createdBy.name);
+        assert.ok(winner >= 0, `${name} created by ${defined.createdBy.name}`);
+        winners.set(name, winner);
+        assert.deepEqual(defined.options, { cache_timeout: CLASH_OPTS[winner]?.split('=')[1] }, `${name}: the store's record is not the winner's definition`);
+        for (const [i, e] of [a, b].entries()) {
+          const v = await e.volumeInspect(name);
+          assert.equal(v.Driver, PLUGIN_FULL_NAME, `${e.name}'s ${name}`);
+          assert.deepEqual([status(v).createdBy, status(v).options], [HOSTS[winner], CLASH_OPTS[winner]], `${e.name}'s view of ${name}: ${JSON.stringify(v.Status)}`);
+          const ignored = status(v).ignoredOptions;
+          const createSent = (): boolean => pluginLog(e).some((l) => l.msg === 'call' && l.call === '/VolumeDriver.Create' && l.volume === name);
+          if (i === winner) {
+            assert.equal(ignored, undefined, `the winner ${e.name} ignored options of ${name}: ${JSON.stringify(v.Status)}`);
+          } else if (ignored !== undefined) {
+            // the loser's engine sent Create (its Get came before the winner's record): overruled
+            assert.equal(ignored, `${CLASH_OPTS[i] ?? ''} (the store's definition is used)`, `${e.name}'s ${name}: ${JSON.stringify(v.Status)}`);
+            await eventually(`${e.name}'s plugin log shows a Create of ${name}`, () => assert.ok(createSent(), 'none'), 3000, 100);
+            overruled.push(`${name} on ${e.name}`);
+          } else {
+            // the loser's engine found the winner's volume with Get and sent no Create
+            assert.ok(!createSent(), `${e.name}'s plugin got a Create of ${name} and reports no ignored options: ${JSON.stringify(v.Status)}`);
+          }
+        }
       }
-      console.log(`      winners: ${CLASHES.map((name) => HOSTS[winners.get(name) ?? -1]).join(' ')}`);
-      // On the loser, a create with the winner's options (as the error advises) is that volume.
+      console.log(`      winners: ${CLASHES.map((name) => HOSTS[winners.get(name) ?? -1]).join(' ')}; overruled Creates (Status.ignoredOptions): ${overruled.join(', ') || 'none'}`);
+      // every overruled Create is in its plugin's log, with both option sets
+      for (const entry of overruled) {
+        const [name, engineName] = entry.split(' on ');
+        const e = [a, b].find((x) => x.name === engineName) as Engine;
+        const warned = await eventually(`${e.name}'s plugin log warns of the overruled Create of ${name ?? ''}`, () => {
+          const lines = pluginLog(e).filter((l) => l.msg === 'create options differ from the store catalogue; its definition is used' && l.volume === name);
+          assert.equal(lines.length, 1, JSON.stringify(lines));
+          return lines;
+        }, 3000, 100);
+        const winner = winners.get(name ?? '') ?? -1;
+        assert.deepEqual([warned[0]?.asked, warned[0]?.used, warned[0]?.createdBy], [CLASH_OPTS[1 - winner], CLASH_OPTS[winner], HOSTS[winner]]);
+      }
+      // A create of the name again, on either host and with either option set, is that volume.
       for (const name of CLASHES) {
         const winner = winners.get(name) ?? -1;
-        const loserEngine = [a, b][1 - winner] as Engine;
-        await loserEngine.createVolume(name, { cache_timeout: CLASH_OPTS[winner]?.split('=')[1] ?? '' });
-        const v = await loserEngine.volumeInspect(name);
-        assert.deepEqual([status(v).createdBy, status(v).options], [HOSTS[winner], CLASH_OPTS[winner]], `${loserEngine.name}'s view of ${name}`);
+        for (const [i, e] of [a, b].entries()) {
+          await e.createVolume(name, { cache_timeout: CLASH_OPTS[1 - i]?.split('=')[1] ?? '' });
+          const v = await e.volumeInspect(name);
+          assert.deepEqual([status(v).createdBy, status(v).options], [HOSTS[winner], CLASH_OPTS[winner]], `${e.name}'s view of ${name} after a second create`);
+        }
       }
     });
 
-    // Fails while the loser of the race undoes its create by deleting the remote directory
-    // when it was the one that made it: the winner's volume is left without one.
+    // The loser of a race may have made the remote directory itself: undoing its create must
+    // keep it (it is the winner's volume's directory now).
     it("the winner's volume of each such race keeps its directory on the store and works on both hosts", async function () {
       this.timeout(60_000);
       assert.equal(winners.size, CLASHES.length, 'the race above did not finish');

@@ -36,6 +36,12 @@ export interface PluginInspect {
   Config: { Interface: { Socket: string } };
 }
 
+/** How scripts/engine starts dockerd. */
+export interface EngineOptions {
+  /** Added to dockerd's environment (e.g. DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1 for swarm tasks). */
+  env?: Record<string, string>;
+}
+
 export class Engine {
   private _host: string | undefined;
 
@@ -45,6 +51,7 @@ export class Engine {
     readonly dir: string,
     /** Where logs are copied before the dir is purged. */
     readonly logDir: string,
+    readonly options: EngineOptions = {},
   ) {}
 
   get host(): string {
@@ -63,7 +70,8 @@ export class Engine {
 
   async start(): Promise<void> {
     onExit(`engine:${this.dir}`, () => this.purgeSync());
-    const out = await runOk(path.join(SCRIPTS, 'engine'), ['start', this.dir], { timeoutMs: 120_000 });
+    const env = { ...process.env, ...(this.options.env ?? {}) }; // scripts/engine hands it on to dockerd
+    const out = await runOk(path.join(SCRIPTS, 'engine'), ['start', this.dir], { timeoutMs: 120_000, env });
     const host = out.trim().split('\n').pop() ?? '';
     if (!host.startsWith('unix://')) throw new Error(`scripts/engine start ${this.dir} printed ${JSON.stringify(out)}`);
     this._host = host;

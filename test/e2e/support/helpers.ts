@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { sftpOptions } from '../../support/sftp-fixtures';
+import { KEY_NAME, sftpOptions } from '../../support/sftp-fixtures';
 import type { TestSshd } from '../../support/sshd';
-import type { Engine, VolumeInspect } from './engine';
+import { PLUGIN, type Engine, type VolumeInspect } from './engine';
 import { eventually } from './proc';
 
 export { sftpOptions, eventually };
@@ -53,3 +53,44 @@ export async function mountCount(engine: Engine, volume: string): Promise<number
 
 /** Unique names per run, so that a failed earlier run never collides. */
 export const RUN_ID = Date.now().toString(36).slice(-5);
+
+/** One line of the plugin's own log (src/log.ts: one JSON object per line). */
+export type PluginLogEntry = Record<string, unknown> & { msg?: string; level?: string };
+
+/**
+ * The plugin's log lines on `engine`, parsed: the engine copies a managed plugin's stdout
+ * into its own log as `msg="<the line, Go-quoted>" plugin=ID`.
+ */
+export function pluginLog(engine: Engine): PluginLogEntry[] {
+  const entries: PluginLogEntry[] = [];
+  for (const m of engine.log().matchAll(/ msg=("(?:[^"\\]|\\.)*") plugin=[0-9a-f]{64}$/gm)) {
+    try {
+      const line = JSON.parse(JSON.parse(m[1] ?? '""') as string) as unknown;
+      if (typeof line === 'object' && line !== null) entries.push(line as PluginLogEntry);
+    } catch {
+      /* not one of our JSON lines (e.g. a Go escape JSON does not know) */
+    }
+  }
+  return entries;
+}
+
+/**
+ * disable -f, `docker plugin set` of the default store (SFTP_* on `sshd`, SFTP_BASE_PATH the
+ * server directory `store`), HOST_NAME and any `extra` settings, enable: a plugin that keeps
+ * the store's catalogue.
+ */
+export async function useDefaultStore(e: Engine, sshd: TestSshd, store: string, hostName: string, extra: Record<string, string> = {}): Promise<void> {
+  await e.dockerOk(['plugin', 'disable', '-f', PLUGIN]);
+  await e.dockerOk([
+    'plugin', 'set', PLUGIN,
+    `SFTP_HOST=${sshd.host}`,
+    `SFTP_PORT=${sshd.port}`,
+    `SFTP_USER=${sshd.user}`,
+    `SFTP_IDENTITY=${KEY_NAME}`,
+    `SFTP_HOSTKEY=${sshd.hostKeyFingerprint}`,
+    `SFTP_BASE_PATH=${sshd.serverPath(store)}`,
+    `HOST_NAME=${hostName}`,
+    ...Object.entries(extra).map(([k, v]) => `${k}=${v}`),
+  ]);
+  await e.dockerOk(['plugin', 'enable', PLUGIN]);
+}

@@ -11,7 +11,7 @@ import { KEY_NAME, PASSWORD_FILE } from '../../support/sftp-fixtures';
 import { removeStaleLegacySockets } from '../../support/legacy-plugin-sockets';
 import { TestSshd } from '../../support/sshd';
 import { cancelOnExit, onExit } from './cleanup';
-import { Engine, PLUGIN, SCRIPTS } from './engine';
+import { Engine, PLUGIN, SCRIPTS, type EngineOptions } from './engine';
 import { runOk, runSyncQuiet } from './proc';
 import { Timings } from './timings';
 
@@ -98,12 +98,12 @@ export class World {
   }
 
   /** A fresh engine named `name` in ROOT/name; purged by dispose() (and on exit). */
-  async newEngine(name: string): Promise<Engine> {
+  async newEngine(name: string, options: EngineOptions = {}): Promise<Engine> {
     this.prepare();
     // A dead legacy plugin socket on the host would add ~15 s to many engine calls below.
     this.legacySocketsChecked ??= removeStaleLegacySockets((line) => console.log(`      [e2e] ${line}`));
     await this.legacySocketsChecked;
-    const engine = new Engine(name, path.join(ROOT, name), LOG_DIR);
+    const engine = new Engine(name, path.join(ROOT, name), LOG_DIR, options);
     this.engines.push(engine);
     await engine.start();
     return engine;
