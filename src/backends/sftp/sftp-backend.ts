@@ -76,7 +76,7 @@ export class SftpBackend implements Backend {
     await fs.mkdirp(backend.keysDir, { mode: 0o700 });
     if (backend.store.host === undefined) return backend;
     const host = await loadHostIdentity(config.dataDir, config.hostName);
-    const remote = new CatalogueRemote(backend.control, () => backend.defaultStoreTarget(), config.defaults.basePath ?? '.', host);
+    const remote = new CatalogueRemote(backend.control, () => backend.defaultStoreTarget(), config.defaults.basePath ?? '.', host, config.log);
     backend.catalogue = new StoreCatalogue({
       remote,
       host,

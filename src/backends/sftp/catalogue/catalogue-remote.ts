@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type SftpClient from 'ssh2-sftp-client';
 import { describe, PluginError } from '../../../errors';
+import type { Logger } from '../../../log';
 import type { CatalogueEntry, HostIdentity } from '../../backend';
 import type { Connected, ControlConnections, ControlTarget } from '../control-connection';
 import { parseEntry, parseHost, parseTombstone, type Lease, type Tombstone } from './catalogue-records';
@@ -43,6 +44,7 @@ export class CatalogueRemote {
     private readonly target: () => Promise<ControlTarget>,
     baseDir: string,
     private readonly host: HostIdentity,
+    private readonly log: Logger,
   ) {
     this.root = path.posix.join(baseDir, '.docker-volume-sftp');
     this.volumesDir = path.posix.join(this.root, 'volumes');
@@ -56,6 +58,7 @@ export class CatalogueRemote {
   /** Runs `work` on the pooled control connection; a failure says what could not be done. */
   private async with<T>(what: string, work: (client: SftpClient, connected: Connected) => Promise<T>): Promise<T> {
     const target = await this.target();
+    this.log.debug('store operation', { what });
     try {
       return await this.control.with(target, (connected) => work(connected.client, connected));
     } catch (error) {
