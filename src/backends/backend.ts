@@ -106,7 +106,8 @@ export interface SharedCatalogue {
   hold(name: string): Promise<void>;
   /** Keeps a lease renewed that could not be taken now (the store down at a restart). */
   keep(name: string): void;
-  release(name: string): void;
+  /** Drops this host's lease; never fails (a lease not dropped expires by itself). */
+  release(name: string): Promise<void>;
   /** Starts background refreshes; `removedElsewhere` hears of names another host withdrew. */
   start(removedElsewhere: (name: string) => void): void;
   stop(): void;

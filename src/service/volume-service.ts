@@ -139,7 +139,7 @@ export class VolumeService implements VolumeDriver {
         await this.table.update(record, () => addMount(record, id), () => dropMount(record, id));
       } catch (error) {
         if (first) {
-          catalogue?.release(name);
+          await catalogue?.release(name);
           await this.unmountQuietly(backend, record);
         }
         throw error;
@@ -156,7 +156,8 @@ export class VolumeService implements VolumeDriver {
       if (record.mounts[id] === undefined) throw new PluginError('NOT_MOUNTED', `volume ${name} has no mount with ID ${id}; nothing was unmounted`);
       await this.table.update(record, () => dropMount(record, id), () => addMount(record, id));
       if (isMounted(record)) return;
-      this.backends.shared(record)?.release(name);
+      // In the background: an Unmount does not wait for the store (the lease expires anyway).
+      void this.backends.shared(record)?.release(name);
       const backend = this.backends.of(record);
       const idleSeconds = backend.idleUnmountSeconds ?? 0;
       if (idleSeconds > 0) this.idle.schedule(name, idleSeconds);

@@ -1,4 +1,5 @@
 import fs from 'node:fs/promises';
+import { KeyedMutex } from '../../../common/keyed-mutex';
 import { describe, PluginError } from '../../../errors';
 import type { Logger } from '../../../log';
 import type { VolumeOptions } from '../../../options/schema';
@@ -42,7 +43,10 @@ const MAX_NEGATIVE = 10_000;
 export class StoreCatalogue implements SharedCatalogue {
   private entries = new Map<string, ListedEntry>();
   private refreshedAt: number | undefined;
+  /** Volumes this host has mounted: their leases are renewed. */
   private readonly held = new Set<string>();
+  /** One lease operation per volume at a time: a renewal never re-creates a dropped lease. */
+  private readonly leases = new KeyedMutex();
   private readonly absent = new Map<string, number>();
   private readonly removed = new Map<string, Tombstone>();
   private timers: NodeJS.Timeout[] = [];
@@ -182,21 +186,23 @@ export class StoreCatalogue implements SharedCatalogue {
    * Takes this host's lease before a first Mount, and proves the volume is still on the
    * store after the lease is written (see withdraw). Renewed until `release`.
    */
-  async hold(name: string): Promise<void> {
-    this.held.add(name);
-    let answer;
-    try {
-      answer = await this.options.remote.renewLease(name);
-    } catch (error) {
-      this.held.delete(name);
-      throw new PluginError('REMOTE_UNREACHABLE', `cannot take this host's lease on volume ${name} at the store: ${describe(error)}; try again when the store answers`, { cause: error });
-    }
-    if (answer.present) return;
-    this.held.delete(name);
-    await this.options.remote.dropLease(name).catch((error: unknown) => this.options.log.warn('lease not dropped; it expires by itself', { volume: name, error: describe(error) }));
-    if (answer.removed !== undefined) this.removed.set(name, answer.removed);
-    this.forget(name);
-    throw new PluginError('NOT_FOUND', `volume ${name} ${removedText(answer.removed)}; create it again to use it`);
+  hold(name: string): Promise<void> {
+    return this.leases.run(name, async () => {
+      let answer;
+      try {
+        answer = await this.options.remote.renewLease(name);
+      } catch (error) {
+        throw new PluginError('REMOTE_UNREACHABLE', `cannot take this host's lease on volume ${name} at the store: ${describe(error)}; try again when the store answers`, { cause: error });
+      }
+      if (answer.present) {
+        this.held.add(name);
+        return;
+      }
+      await this.dropLease(name);
+      if (answer.removed !== undefined) this.removed.set(name, answer.removed);
+      this.forget(name);
+      throw new PluginError('NOT_FOUND', `volume ${name} ${removedText(answer.removed)}; create it again to use it`);
+    });
   }
 
   /** Keeps renewing a lease the store could not take now (at a restart, the store down). */
@@ -204,9 +210,19 @@ export class StoreCatalogue implements SharedCatalogue {
     this.held.add(name);
   }
 
-  release(name: string): void {
-    if (!this.held.delete(name)) return;
-    this.options.remote.dropLease(name).catch((error: unknown) => this.options.log.warn('lease not dropped; it expires by itself', { volume: name, error: describe(error) }));
+  /** Drops the lease; never fails (a lease not dropped expires). A Mount meanwhile waits for it. */
+  release(name: string): Promise<void> {
+    return this.leases.run(name, async () => {
+      if (this.held.delete(name)) await this.dropLease(name);
+    });
+  }
+
+  private async dropLease(name: string): Promise<void> {
+    try {
+      await this.options.remote.dropLease(name);
+    } catch (error) {
+      this.options.log.warn('lease not dropped; it expires by itself', { volume: name, error: describe(error) });
+    }
   }
 
   private removedNote(name: string): StoreLookup {
@@ -225,9 +241,13 @@ export class StoreCatalogue implements SharedCatalogue {
     if (this.entries.delete(name)) this.namesRevision += 1;
   }
 
+  /** Each renewal under the name's lease lock: a lease released meanwhile is not written again. */
   private async renewAll(): Promise<void> {
-    for (const name of this.held) {
-      await this.options.remote.renewLease(name).catch((error: unknown) => this.options.log.debug('lease renewal failed', { volume: name, error: describe(error) }));
+    for (const name of [...this.held]) {
+      await this.leases.run(name, async () => {
+        if (!this.held.has(name)) return;
+        await this.options.remote.renewLease(name).catch((error: unknown) => this.options.log.debug('lease renewal failed', { volume: name, error: describe(error) }));
+      });
     }
   }
 
