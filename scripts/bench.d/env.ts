@@ -8,12 +8,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import readline from 'node:readline';
 import { TestSshd } from '../../test/support/sshd';
 import { descendants, processes, rssMB } from './lib/procfs';
 import { removeStaleLegacySockets } from '../../test/support/legacy-plugin-sockets';
 import { readFileFrom } from '../../test/support/read-from';
 import { readMounts } from '../../src/system/mountinfo';
+import { startLatencyProxy } from '../../test/support/latency-proxy';
 import { run, runOk, type RunOptions, type RunResult } from '../../test/support/run';
 import { log, sleep } from './lib/proc';
 
@@ -401,19 +401,7 @@ export class World {
   // ------------------------------------------------------------------ helpers started here
 
   private async startProxy(rtt: number): Promise<void> {
-    const script = path.join(__dirname, 'lib', 'latency-proxy.ts');
-    const child = spawn('setpriv', ['--pdeathsig', 'KILL', '--', process.execPath, ...process.execArgv, script, '0', `127.0.0.1:${this.sshd.port}`, String(rtt)], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    const port = await new Promise<number>((resolve, reject) => {
-      const lines = readline.createInterface({ input: child.stdout });
-      lines.on('line', (line) => {
-        const match = /^listening (\d+)$/.exec(line);
-        if (match !== null) resolve(Number(match[1]));
-      });
-      child.once('exit', (code) => reject(new Error(`latency proxy exited (${String(code)})`)));
-      setTimeout(() => reject(new Error('latency proxy did not start within 20 s')), 20_000);
-    });
+    const { port, child } = await startLatencyProxy(`127.0.0.1:${this.sshd.port}`, rtt);
     this.proxies.set(rtt, { port, child });
     log(`latency proxy: RTT ${rtt} ms on port ${port}`);
   }

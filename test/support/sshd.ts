@@ -38,7 +38,7 @@ export interface SshdOptions {
   dir?: string;
   /** Listen on this port instead of a free one (no fallback to another port). */
   port?: number;
-  /** Extra sshd_config lines, appended verbatim (e.g. 'MaxStartups 2'). */
+  /** Extra sshd_config lines, verbatim; each replaces the default line of its keyword (e.g. 'MaxStartups 10:30:100'). */
   extraConfig?: string[];
   /** Milliseconds to wait for the server to accept connections (default 10000). */
   readyTimeoutMs?: number;
@@ -472,7 +472,7 @@ export class TestSshd {
   // ------------------------------------------------------------ internals
 
   private writeConfig(port: number): void {
-    const lines = [
+    const defaults = [
       `ListenAddress ${this.host}:${port}`,
       `HostKey ${this.hostKeyPath}`,
       `PidFile ${path.join(this.dir, 'sshd.pid')}`,
@@ -495,8 +495,12 @@ export class TestSshd {
       'MaxSessions 100',
       'MaxAuthTries 10',
       'Subsystem sftp internal-sftp',
-      ...this.extraConfig,
     ];
+    // An extra line replaces the default of its keyword: sshd takes the first value of most
+    // keywords but the last of some (MaxStartups), so there is one of each.
+    const keyword = (line: string): string => line.split(/\s+/)[0]?.toLowerCase() ?? '';
+    const overridden = new Set(this.extraConfig.map(keyword));
+    const lines = [...this.extraConfig, ...defaults.filter((line) => !overridden.has(keyword(line)))];
     fs.writeFileSync(this.configPath, `${lines.join('\n')}\n`, { mode: 0o600 });
   }
 

@@ -1,9 +1,10 @@
 import type { SFTPWrapper } from 'ssh2';
 import type SftpClient from 'ssh2-sftp-client';
 import fs from 'node:fs/promises';
-import { PluginError } from '../../errors';
+import { describe, PluginError } from '../../errors';
 import { KeyedMutex } from '../../common/keyed-mutex';
 import { fingerprintOf, hostKeyFromBlob, knownHostsTrust, sameFingerprint, type HostKey } from './host-keys';
+import { handshakeBackoffMs, HandshakeGate, isRefusedHandshake } from './handshake-gate';
 import { connectError, isTransient, type Target } from './remote-errors';
 
 /** How the server's host key is to be trusted. Host keys are never accepted blindly. */
@@ -45,12 +46,15 @@ export class ControlConnections {
   private readonly lock = new KeyedMutex();
   private readonly open = new Map<string, { connected: Connected; timer: NodeJS.Timeout }>();
 
+  /** `gate` bounds handshakes per server, shared with the sshfs mounts of the same backend. */
+  constructor(private readonly gate: HandshakeGate = new HandshakeGate()) {}
+
   async with<T>(target: ControlTarget, work: (connected: Connected) => Promise<T>): Promise<T> {
     const key = JSON.stringify([target.host, target.port, target.user, target.identityFile, target.passwordFile, target.trust]);
     return this.lock.run(key, async () => {
       let entry = this.open.get(key);
       if (entry !== undefined) clearTimeout(entry.timer);
-      const connected = entry?.connected ?? (await connectWithRetry(target, () => this.forget(key)));
+      const connected = entry?.connected ?? (await connectWithRetry(target, this.gate, () => this.forget(key)));
       try {
         const result = await work(connected);
         entry = { connected, timer: setTimeout(() => void this.drop(key), IDLE_CLOSE_MS) };
@@ -86,23 +90,33 @@ export class ControlConnections {
   }
 }
 
-/** Connects with a timeout and one retry with backoff, for transient failures only. */
-export async function connectWithRetry(target: ControlTarget, onClosed: () => void = () => undefined): Promise<Connected> {
-  try {
-    return await connectOnce(target, onClosed);
-  } catch (error) {
-    if (error instanceof PluginError || !isTransient(error)) throw wrap(error, target);
-    await new Promise((resolve) => setTimeout(resolve, RETRY_BACKOFF_MS));
+/**
+ * Connects with a timeout; a transient failure gets one retry after a second, and a
+ * handshake the server refused (too many at once) further retries with backoff and jitter
+ * for as long as the connect timeout allows.
+ */
+async function connectWithRetry(target: ControlTarget, gate: HandshakeGate, onClosed: () => void): Promise<Connected> {
+  const server = `${target.host}:${target.port}`;
+  const deadline = Date.now() + target.connectTimeoutSeconds * 1000;
+  for (let attempt = 1; ; attempt += 1) {
     try {
-      return await connectOnce(target, onClosed);
-    } catch (again) {
-      throw wrap(again, target);
+      return await gate.run(server, () => connectOnce(target, onClosed));
+    } catch (error) {
+      if (error instanceof PluginError || !isTransient(error)) throw wrap(error, target);
+      const refused = isRefusedHandshake(describe(error));
+      const wait = refused ? handshakeBackoffMs(attempt + 1) : RETRY_BACKOFF_MS;
+      if ((attempt > 1 && !refused) || Date.now() + wait > deadline) throw wrap(error, target, attempt);
+      await new Promise((resolve) => setTimeout(resolve, wait));
     }
   }
 }
 
-const wrap = (error: unknown, target: ControlTarget): PluginError =>
-  error instanceof PluginError ? error : connectError(error, target, target.connectTimeoutSeconds);
+function wrap(error: unknown, target: ControlTarget, attempts = 1): PluginError {
+  if (error instanceof PluginError) return error;
+  const wrapped = connectError(error, target, target.connectTimeoutSeconds);
+  if (attempts === 1) return wrapped;
+  return new PluginError(wrapped.code, `${wrapped.message} (tried ${attempts} times)`, { cause: error });
+}
 
 async function connectOnce(target: ControlTarget, onClosed: () => void): Promise<Connected> {
   // The library's default listeners print plain text to stdout, among our JSON lines.

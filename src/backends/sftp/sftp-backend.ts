@@ -15,11 +15,12 @@ import { loadHostIdentity } from './catalogue/host-identity';
 import { StoreCatalogue } from './catalogue/store-catalogue';
 import { ControlConnections, readSecretFile, type ControlTarget, type HostTrust } from './control-connection';
 import { DefaultStore, type SftpDefaults } from './default-store';
+import { handshakeBackoffMs, HandshakeGate, isRefusedHandshake } from './handshake-gate';
 import { hostKeyFromBlob, knownHostsLine } from './host-keys';
 import { operationError } from './remote-errors';
 import { statvfs, type RemoteUsage } from './remote-usage';
 import { sshConfigText } from './ssh-config';
-import { SshfsProcess } from './sshfs-process';
+import { SshfsProcess, type SshfsLaunch } from './sshfs-process';
 import { sshfsOptions } from './sshfs-options';
 import { SFTP_OPTIONS, SFTP_REFUSED } from './sftp-options';
 import { describeRemote, resolveSettings, type SftpSettings } from './sftp-settings';
@@ -49,7 +50,9 @@ export class SftpBackend implements Backend {
   readonly kind = 'sftp' as const;
   readonly options = SFTP_OPTIONS;
   readonly refused = SFTP_REFUSED;
-  private readonly control = new ControlConnections();
+  /** SSH handshakes per server, for control connections and sshfs mounts together. */
+  private readonly gate = new HandshakeGate();
+  private readonly control = new ControlConnections(this.gate);
   private readonly processes = new Map<string, SshfsProcess>();
   private readonly health = new Map<string, VolumeHealth>();
   private readonly keysDir: string;
@@ -153,7 +156,11 @@ export class SftpBackend implements Backend {
       this.remember(spec.name, { lastError: `sshfs had stopped: ${running.lastError() ?? 'no reason given'}; mounted again` });
       await running.stop();
       this.processes.delete(spec.name);
-    } else if (await this.adoptOrClear(spec)) {
+    } else if ((await isMountPoint(spec.mountpoint)) && (await this.adoptOrClear(spec))) {
+      // Something is mounted there that this process did not start (an earlier daemon's
+      // sshfs): adopted. Only then are processes scanned: at 200 mounts a scan of /proc per
+      // Mount made a mount storm one Mount at a time. Orphans with no mount are ended by
+      // recover() at start.
       return;
     }
     const settings = this.settings(spec);
@@ -164,7 +171,7 @@ export class SftpBackend implements Backend {
     const password = settings.passwordFile === undefined ? undefined : (await readSecretFile(settings.passwordFile, 'password_file')).toString('utf8').replace(/\r?\n$/, '');
     if (settings.identityFile !== undefined) await readSecretFile(settings.identityFile, 'identity');
     try {
-      const sshfs = await SshfsProcess.start({
+      const sshfs = await this.startSshfs(settings, {
         mountpoint: spec.mountpoint,
         remotePath: settings.remotePath,
         sshConfigFile: this.sshConfigFile(spec.name),
@@ -182,6 +189,35 @@ export class SftpBackend implements Backend {
       throw error;
     }
     void this.refreshUsage(spec, settings);
+  }
+
+  /**
+   * Starts sshfs through the handshake gate. A handshake the server refused (too many
+   * connections opening at once: MaxStartups) is tried again with backoff and jitter while
+   * the connect timeout lasts; the error then says how often it was tried.
+   */
+  private async startSshfs(settings: SftpSettings, launch: SshfsLaunch): Promise<SshfsProcess> {
+    const server = `${settings.host}:${settings.port}`;
+    const started = Date.now();
+    const deadline = started + settings.connectTimeoutSeconds * 1000;
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await this.gate.run(server, () => SshfsProcess.start(launch));
+      } catch (error) {
+        const wait = handshakeBackoffMs(attempt + 1);
+        if (!(error instanceof PluginError) || !isRefusedHandshake(error.message)) throw error;
+        if (Date.now() + wait > deadline) {
+          throw new PluginError(
+            error.code,
+            `${error.message} (tried ${attempt} times in ${((Date.now() - started) / 1000).toFixed(1)} s: ${server} refused new SSH connections; ` +
+              `raise MaxStartups in its sshd_config, or start fewer containers at once)`,
+            { cause: error },
+          );
+        }
+        this.log.debug('handshake refused; trying again', { server, attempt, waitMs: Math.round(wait) });
+        await new Promise((resolve) => setTimeout(resolve, wait));
+      }
+    }
   }
 
   async unmount(spec: VolumeSpec): Promise<void> {

@@ -1,0 +1,31 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import readline from 'node:readline';
+
+export interface LatencyProxy {
+  port: number;
+  child: ChildProcess;
+  stop(): void;
+}
+
+/**
+ * Starts scripts/bench.d/lib/latency-proxy.ts in front of `target` (host:port), adding `rttMs`
+ * of round trip: its own process, so its CPU time never stalls the measuring one. It dies
+ * with this process (pdeathsig).
+ */
+export async function startLatencyProxy(target: string, rttMs: number): Promise<LatencyProxy> {
+  const script = path.resolve(__dirname, '..', '..', 'scripts', 'bench.d', 'lib', 'latency-proxy.ts');
+  const child = spawn('setpriv', ['--pdeathsig', 'KILL', '--', process.execPath, '--import', 'tsx', script, '0', target, String(rttMs)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    const lines = readline.createInterface({ input: child.stdout });
+    lines.on('line', (line) => {
+      const match = /^listening (\d+)$/.exec(line);
+      if (match !== null) resolve(Number(match[1]));
+    });
+    child.once('exit', (code) => reject(new Error(`latency proxy exited (${String(code)})`)));
+    setTimeout(() => reject(new Error('latency proxy did not start within 20 s')), 20_000);
+  });
+  return { port, child, stop: () => child.kill('SIGKILL') };
+}
