@@ -9,8 +9,6 @@ export interface RunResult {
 
 export interface RunOptions {
   timeoutMs?: number;
-  input?: string;
-  env?: NodeJS.ProcessEnv;
 }
 
 /**
@@ -21,7 +19,7 @@ export function run(program: string, args: readonly string[], options: RunOption
   return new Promise((resolve, reject) => {
     const child = spawn(program, args, {
       stdio: ['pipe', 'pipe', 'pipe'],
-      env: options.env ?? minimalEnv(),
+      env: minimalEnv(),
       timeout: options.timeoutMs ?? 30_000,
       killSignal: 'SIGKILL',
     });
@@ -32,7 +30,7 @@ export function run(program: string, args: readonly string[], options: RunOption
     child.on('error', reject);
     child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
     child.stdin.on('error', () => undefined);
-    child.stdin.end(options.input ?? '');
+    child.stdin.end();
   });
 }
 
