@@ -9,13 +9,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import readline from 'node:readline';
 import { DefaultStore } from '../../src/backends/sftp/default-store';
 import { hostKeyFromBlob, knownHostsLine } from '../../src/backends/sftp/host-keys';
 import { SSH_HOST_ALIAS, sshConfigText } from '../../src/backends/sftp/ssh-config';
 import { resolveSettings } from '../../src/backends/sftp/sftp-settings';
 import { sshfsOptions } from '../../src/backends/sftp/sshfs-options';
 import { readMounts } from '../../src/system/mountinfo';
+import { startLatencyProxy } from '../../test/support/latency-proxy';
 import { TestSshd } from '../../test/support/sshd';
 import { run } from '../../test/support/run';
 import { log, sleep } from './lib/proc';
@@ -322,21 +322,7 @@ export class MetadataWorld {
   }
 
   private async startProxy(rtt: number): Promise<void> {
-    const script = path.join(__dirname, 'lib', 'latency-proxy.ts');
-    const child = spawn('setpriv', ['--pdeathsig', 'KILL', '--', process.execPath, ...process.execArgv, script, '0', `127.0.0.1:${this.sshd.port}`, String(rtt)], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-      detached: true,
-    });
-    this.proxies.set(rtt, { port: 0, child });
-    const port = await new Promise<number>((resolve, reject) => {
-      const lines = readline.createInterface({ input: child.stdout });
-      lines.on('line', (line) => {
-        const match = /^listening (\d+)$/.exec(line);
-        if (match !== null) resolve(Number(match[1]));
-      });
-      child.once('exit', (code) => reject(new Error(`latency proxy exited (${String(code)})`)));
-      setTimeout(() => reject(new Error('latency proxy did not start within 20 s')), 20_000).unref();
-    });
+    const { port, child } = await startLatencyProxy(`127.0.0.1:${this.sshd.port}`, rtt, { detached: true });
     this.proxies.set(rtt, { port, child });
     log(`latency proxy: RTT ${rtt} ms on port ${port}`);
   }

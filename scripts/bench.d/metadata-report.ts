@@ -8,6 +8,7 @@ import path from 'node:path';
 import type { Figure, Results } from './lib/results';
 import { fmt, summarize } from './lib/stats';
 import { barChart, type Bar, type Panel } from './lib/svg';
+import type { TargetRow } from './report';
 import { PEERS, PEER_IDS, type MountRecipe, type PeerId } from './metadata-peers';
 import { WORKLOADS, WORKLOAD_IDS, type WorkloadId } from './metadata-workloads';
 
@@ -60,12 +61,6 @@ class Figures {
 const ratio = (value: number): string => (Number.isFinite(value) ? `${value.toFixed(2)}×` : '—');
 
 // ------------------------------------------------------------------ targets
-
-interface TargetRow {
-  target: string;
-  measured: string;
-  met: boolean | undefined;
-}
 
 function evaluateTargets(f: Figures): TargetRow[] {
   const rows: TargetRow[] = [];

@@ -85,7 +85,7 @@ function cell(figures: Figures, section: string, test: string, peer: string, pee
 
 // ------------------------------------------------------------------ targets
 
-interface TargetRow {
+export interface TargetRow {
   target: string;
   measured: string;
   met: boolean | undefined;

@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { cleanup, DaemonProcess, delay, makeDirs } from '../support/daemon-process';
+import { cleanup, delay, type DaemonProcess } from '../support/daemon-process';
 import { run } from '../support/run';
-import { installCredentials, sftpOptions } from '../support/sftp-fixtures';
+import { twoHostsOnOneVolume } from '../support/sftp-fixtures';
 import { TestSshd } from '../support/sshd';
 
 /**
@@ -18,21 +18,14 @@ describe('POSIX semantics of SFTP volumes shared by two hosts (two daemons, a re
   const daemons: DaemonProcess[] = [];
   let onA: string;
   let onB: string;
-  const server = (...parts: string[]): string => sshd.serverPath('semantics', ...parts);
+  const server = (...parts: string[]): string => sshd.serverPath('sem', ...parts);
 
   before(async () => {
     sshd = await TestSshd.start();
-    for (const id of ['a', 'b']) {
-      const dirs = makeDirs(`dvs-sem-${id}`);
-      await installCredentials(sshd, dirs);
-      daemons.push(await DaemonProcess.start(dirs));
-    }
-    const [a, b] = daemons as [DaemonProcess, DaemonProcess];
-    const options = sftpOptions(sshd, 'semantics');
-    await a.client.create('sem', options);
-    await b.client.create('sem', options);
-    onA = await a.client.mount('sem', 'a');
-    onB = await b.client.mount('sem', 'b');
+    const hosts = await twoHostsOnOneVolume(sshd, 'dvs-sem', 'sem');
+    daemons.push(...hosts.daemons);
+    onA = hosts.onA;
+    onB = hosts.onB;
   });
   after(async () => {
     for (const daemon of daemons) {

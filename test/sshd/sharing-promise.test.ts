@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import { cleanup, DaemonProcess, delay, makeDirs } from '../support/daemon-process';
-import { installCredentials, sftpOptions } from '../support/sftp-fixtures';
+import { cleanup, delay, type DaemonProcess } from '../support/daemon-process';
+import { twoHostsOnOneVolume } from '../support/sftp-fixtures';
 import { TestSshd } from '../support/sshd';
 
 const TRIALS = 100;
@@ -28,17 +28,10 @@ describe('the one-second promise at the default cache settings (two daemons, a r
 
   before(async () => {
     sshd = await TestSshd.start();
-    for (const id of ['a', 'b']) {
-      const dirs = makeDirs(`dvs-promise-${id}`);
-      await installCredentials(sshd, dirs);
-      daemons.push(await DaemonProcess.start(dirs));
-    }
-    const options = sftpOptions(sshd, 'promise');
-    const [a, b] = daemons as [DaemonProcess, DaemonProcess];
-    await a.client.create('promise', options);
-    await b.client.create('promise', options);
-    writer = await a.client.mount('promise', 'w');
-    reader = await b.client.mount('promise', 'r');
+    const hosts = await twoHostsOnOneVolume(sshd, 'dvs-promise', 'promise');
+    daemons.push(...hosts.daemons);
+    writer = hosts.onA;
+    reader = hosts.onB;
   });
   after(async () => {
     for (const daemon of daemons) {

@@ -59,3 +59,18 @@ export async function startStoreHost(sshd: TestSshd, name: string, storeDir = 's
     ...env,
   });
 }
+
+/** Two daemons ("hosts") with one SFTP volume on the test server, each mounted once. */
+export async function twoHostsOnOneVolume(sshd: TestSshd, prefix: string, volume: string): Promise<{ daemons: [DaemonProcess, DaemonProcess]; onA: string; onB: string }> {
+  const daemons: DaemonProcess[] = [];
+  for (const id of ['a', 'b']) {
+    const dirs = makeDirs(`${prefix}-${id}`);
+    await installCredentials(sshd, dirs);
+    daemons.push(await DaemonProcess.start(dirs));
+  }
+  const [a, b] = daemons as [DaemonProcess, DaemonProcess];
+  const options = sftpOptions(sshd, volume);
+  await a.client.create(volume, options);
+  await b.client.create(volume, options);
+  return { daemons: [a, b], onA: await a.client.mount(volume, 'a'), onB: await b.client.mount(volume, 'b') };
+}
