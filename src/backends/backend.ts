@@ -52,6 +52,8 @@ export interface Backend {
   status(spec: VolumeSpec): StatusMap;
   /** At start: drop leftovers of a dead process, and remount when mount IDs are still held. */
   recover(spec: VolumeSpec, held: boolean): Promise<void>;
+  /** At start, after every volume's recover: drop what no volume claimed. */
+  recovered?(): Promise<void>;
   /** At shutdown: the mountpoints stay (containers use them); only release resources. */
   close?(): Promise<void>;
 }

@@ -14,6 +14,10 @@ export class VolumeBackends {
     private readonly mountRoot: string,
   ) {}
 
+  all(): readonly Backend[] {
+    return this.registry.all();
+  }
+
   of(record: Pick<VolumeRecord, 'backend'>): Backend {
     const backend = this.registry.get(record.backend);
     if (backend === undefined) throw new PluginError('BAD_OPTION', `the ${record.backend} backend is not available in this plugin`);

@@ -200,6 +200,13 @@ export class VolumeService implements VolumeDriver {
         }),
       ),
     );
+    for (const backend of this.backends.all()) {
+      try {
+        await backend.recovered?.();
+      } catch (error) {
+        this.log.warn('recovery failed', { backend: backend.kind, error: describe(error) });
+      }
+    }
   }
 
   /** Waits until every call accepted so far has finished and its state is on disk. */

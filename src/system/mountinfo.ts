@@ -3,6 +3,8 @@ import { readFile } from 'node:fs/promises';
 export interface MountEntry {
   /** major:minor of the mounted file system, as /sys/class/bdi names it. */
   device: string;
+  /** The directory of that file system shown here: '/' for a mount, the bound one for a bind. */
+  root: string;
   mountPoint: string;
   fsType: string;
   source: string;
@@ -19,11 +21,12 @@ export function parseMountinfo(text: string): MountEntry[] {
     const fields = line.split(' ');
     const separator = fields.indexOf('-', 6);
     const device = fields[2];
+    const root = fields[3];
     const mountPoint = fields[4];
     const fsType = fields[separator + 1];
     const source = fields[separator + 2];
-    if (separator < 0 || device === undefined || mountPoint === undefined || fsType === undefined || source === undefined) continue;
-    entries.push({ device, mountPoint: unescape(mountPoint), fsType, source: unescape(source) });
+    if (separator < 0 || device === undefined || root === undefined || mountPoint === undefined || fsType === undefined || source === undefined) continue;
+    entries.push({ device, root: unescape(root), mountPoint: unescape(mountPoint), fsType, source: unescape(source) });
   }
   return entries;
 }

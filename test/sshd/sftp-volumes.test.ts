@@ -5,17 +5,8 @@ import net from 'node:net';
 import path from 'node:path';
 import { readMounts } from '../../src/system/mountinfo';
 import { cleanup, DaemonProcess, delay, makeDirs, mountsUnder } from '../support/daemon-process';
-import { eventually, installCredentials, KEY_NAME, PASSWORD_FILE, processesOf, sftpOptions } from '../support/sftp-fixtures';
+import { eventually, installCredentials, KEY_NAME, PASSWORD_FILE, processesOf, sftpOptions, sshfsServing } from '../support/sftp-fixtures';
 import { TestSshd } from '../support/sshd';
-
-const sshfsServing = (mountpoint: string): number[] =>
-  processesOf('sshfs').filter((pid) => {
-    try {
-      return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes(mountpoint);
-    } catch {
-      return false;
-    }
-  });
 
 /** SFTP_IDLE_UNMOUNT=0: the last Unmount stops sshfs before it returns. */
 const RELEASE_AT_ONCE = { SFTP_IDLE_UNMOUNT: '0' };

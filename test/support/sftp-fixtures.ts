@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { parseMountinfo } from '../../src/system/mountinfo';
 import { DaemonProcess, makeDirs, type DaemonDirs } from './daemon-process';
 import type { TestSshd } from './sshd';
 
@@ -42,6 +43,32 @@ export function processesOf(program: string): number[] {
       }
     })
     .map(Number);
+}
+
+const argvOf = (pid: number): string[] => {
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+  } catch {
+    return [];
+  }
+};
+
+/**
+ * The sshfs processes serving the volume mounted at `mountpoint`: a volume is a bind of a
+ * directory in its server's shared sshfs mount, found by the FUSE device they have in common.
+ */
+export function sshfsServing(mountpoint: string): number[] {
+  const mounts = parseMountinfo(fs.readFileSync('/proc/self/mountinfo', 'utf8'));
+  const volume = [...mounts].reverse().find((entry) => entry.mountPoint === mountpoint && entry.fsType === 'fuse.sshfs');
+  if (volume === undefined) return [];
+  const shares = mounts.filter((entry) => entry.device === volume.device && entry.root === '/').map((entry) => entry.mountPoint);
+  return processesOf('sshfs').filter((pid) => argvOf(pid).some((arg) => shares.includes(arg)));
+}
+
+/** The sshfs processes whose mountpoint lies under `dir` (a daemon's data directory, say). */
+export function sshfsUnder(dir: string): number[] {
+  const prefix = dir.endsWith('/') ? dir : `${dir}/`;
+  return processesOf('sshfs').filter((pid) => argvOf(pid).some((arg) => arg.startsWith(prefix)));
 }
 
 /** A daemon as one host of the default store at `storeDir` on the test server. */

@@ -87,10 +87,12 @@ describe('mountinfo parsing', () => {
     const text = [
       '36 35 98:0 /mnt1 /mnt/parent rw,noatime master:1 - ext3 /dev/root rw,errors=continue',
       '44 27 0:50 / /mnt/volumes/with\\040space rw,nosuid,nodev shared:3 - fuse.sshfs u@h:/p rw,user_id=0',
+      '45 27 0:50 /vols/a\\040b /mnt/volumes/ab rw shared:3 - fuse.sshfs u@h:/p rw,user_id=0',
     ].join('\n');
     assert.deepEqual(parseMountinfo(text), [
-      { device: '98:0', mountPoint: '/mnt/parent', fsType: 'ext3', source: '/dev/root' },
-      { device: '0:50', mountPoint: '/mnt/volumes/with space', fsType: 'fuse.sshfs', source: 'u@h:/p' },
+      { device: '98:0', root: '/mnt1', mountPoint: '/mnt/parent', fsType: 'ext3', source: '/dev/root' },
+      { device: '0:50', root: '/', mountPoint: '/mnt/volumes/with space', fsType: 'fuse.sshfs', source: 'u@h:/p' },
+      { device: '0:50', root: '/vols/a b', mountPoint: '/mnt/volumes/ab', fsType: 'fuse.sshfs', source: 'u@h:/p' },
     ]);
   });
 });

@@ -7,7 +7,6 @@ import { writeFileAtomic } from '../../system/atomic-write';
 import { unmount } from '../../system/mount-commands';
 import { isMountPoint } from '../../system/mountinfo';
 import { pathUnder } from '../../system/paths';
-import { raiseReadAhead } from '../../system/read-ahead';
 import { terminate } from '../../system/processes';
 import type { Backend, StatusMap, Undo, VolumeSpec } from '../backend';
 import { CatalogueRemote } from './catalogue/catalogue-remote';
@@ -21,9 +20,10 @@ import { operationError } from './remote-errors';
 import { statvfs, type RemoteUsage } from './remote-usage';
 import { sshConfigText } from './ssh-config';
 import { SshfsProcess, type SshfsLaunch } from './sshfs-process';
+import { KNOWN_HOSTS_PLACEHOLDER, SshfsShares, type ShareRecipe } from './sshfs-shares';
 import { sshfsOptions } from './sshfs-options';
 import { SFTP_OPTIONS, SFTP_REFUSED } from './sftp-options';
-import { describeRemote, resolveSettings, type SftpSettings } from './sftp-settings';
+import { describeRemote, describeServer, resolveSettings, type SftpSettings } from './sftp-settings';
 
 export interface SftpBackendConfig {
   dataDir: string;
@@ -43,8 +43,8 @@ interface VolumeHealth {
 }
 
 /**
- * Volumes on an SFTP server: a live sshfs mount per volume for data, ssh2-sftp-client
- * for control. Remote data is deleted only for volumes created with remove=delete.
+ * Volumes on an SFTP server: data through sshfs, one mount per server login shared by its
+ * volumes (sshfs-shares.ts), ssh2-sftp-client for control. Remote data is deleted only for volumes created with remove=delete.
  */
 export class SftpBackend implements Backend {
   readonly kind = 'sftp' as const;
@@ -53,7 +53,7 @@ export class SftpBackend implements Backend {
   /** SSH handshakes per server, for control connections and sshfs mounts together. */
   private readonly gate = new HandshakeGate();
   private readonly control = new ControlConnections(this.gate);
-  private readonly processes = new Map<string, SshfsProcess>();
+  private readonly shares: SshfsShares;
   private readonly health = new Map<string, VolumeHealth>();
   private readonly keysDir: string;
   private readonly filesDir: string;
@@ -71,12 +71,14 @@ export class SftpBackend implements Backend {
     this.idleUnmountSeconds = config.idleUnmountSeconds;
     this.keysDir = path.join(config.dataDir, 'keys');
     this.filesDir = path.join(config.dataDir, 'sftp');
+    this.shares = new SshfsShares(path.join(config.dataDir, 'sftp-shares'), config.log);
   }
 
   /** The backend with its store catalogue, whose local copy is loaded before the daemon listens. */
   static async open(config: SftpBackendConfig): Promise<SftpBackend> {
     const backend = new SftpBackend(config);
     await fs.mkdirp(backend.keysDir, { mode: 0o700 });
+    await backend.shares.adoptLeftovers();
     if (backend.store.host === undefined) return backend;
     const host = await loadHostIdentity(config.dataDir, config.hostName);
     const remote = new CatalogueRemote(backend.control, () => backend.defaultStoreTarget(), config.defaults.basePath ?? '.', host, config.log);
@@ -150,39 +152,31 @@ export class SftpBackend implements Backend {
   }
 
   async mount(spec: VolumeSpec): Promise<void> {
-    const running = this.processes.get(spec.name);
-    if (running?.alive && (await isMountPoint(spec.mountpoint))) return;
-    if (running !== undefined) {
-      this.remember(spec.name, { lastError: `sshfs had stopped: ${running.lastError() ?? 'no reason given'}; mounted again` });
-      await running.stop();
-      this.processes.delete(spec.name);
-    } else if ((await isMountPoint(spec.mountpoint)) && (await this.adoptOrClear(spec))) {
-      // Something is mounted there that this process did not start (an earlier daemon's
-      // sshfs): adopted. Only then are processes scanned: at 200 mounts a scan of /proc per
-      // Mount made a mount storm one Mount at a time. Orphans with no mount are ended by
-      // recover() at start.
-      return;
+    if (this.shares.serves(spec.name) && (await isMountPoint(spec.mountpoint))) return;
+    if (this.shares.isBound(spec.name)) {
+      this.remember(spec.name, { lastError: `sshfs had stopped: ${this.shares.lastError(spec.name) ?? 'no reason given'}; mounted again` });
+      await this.shares.unbind(spec.name, spec.mountpoint);
+    } else if (await isMountPoint(spec.mountpoint)) {
+      // Left by an earlier process and not claimed at recovery: nothing serves it.
+      await this.detachStale(spec);
     }
     const settings = this.settings(spec);
     const knownHosts = await this.pinnedKnownHosts(spec, settings);
     const hostKeyType = hostKeyFromBlob(Buffer.from(knownHosts.split(/\s+/)[2] ?? '', 'base64')).type;
-    await fs.mkdirp(spec.mountpoint);
-    await writeFileAtomic(this.sshConfigFile(spec.name), sshConfigText(settings, this.knownHostsFile(spec.name), hostKeyType));
     const password = settings.passwordFile === undefined ? undefined : (await readSecretFile(settings.passwordFile, 'password_file')).toString('utf8').replace(/\r?\n$/, '');
     if (settings.identityFile !== undefined) await readSecretFile(settings.identityFile, 'identity');
+    const recipe: ShareRecipe = {
+      sshConfig: sshConfigText(settings, KNOWN_HOSTS_PLACEHOLDER, hostKeyType),
+      knownHosts,
+      options: sshfsOptions(settings),
+      root: settings.remotePath.startsWith('/') ? '/' : '',
+      password,
+      timeoutMs: (settings.connectTimeoutSeconds + 5) * 1000,
+      server: describeServer(settings),
+    };
     try {
-      const sshfs = await this.startSshfs(settings, {
-        mountpoint: spec.mountpoint,
-        remotePath: settings.remotePath,
-        sshConfigFile: this.sshConfigFile(spec.name),
-        logFile: path.join(this.volumeDir(spec.name), 'sshfs.log'),
-        password,
-        options: sshfsOptions(settings),
-        timeoutMs: (settings.connectTimeoutSeconds + 5) * 1000,
-      });
-      this.processes.set(spec.name, sshfs);
+      await this.shares.bind(spec.name, spec.mountpoint, settings.remotePath, recipe, (launch) => this.startSshfs(settings, launch));
       this.remember(spec.name, { lastError: undefined });
-      await raiseReadAhead(spec.mountpoint);
     } catch (error) {
       this.remember(spec.name, { lastError: describe(error) });
       await removeEmptyMountpoint(spec.mountpoint);
@@ -221,10 +215,7 @@ export class SftpBackend implements Backend {
   }
 
   async unmount(spec: VolumeSpec): Promise<void> {
-    const sshfs = this.processes.get(spec.name) ?? (await SshfsProcess.adopt(spec.mountpoint));
-    this.processes.delete(spec.name);
-    if (sshfs !== undefined) await sshfs.stop();
-    else if (await isMountPoint(spec.mountpoint)) await unmount(spec.mountpoint);
+    await this.shares.unbind(spec.name, spec.mountpoint);
     await removeEmptyMountpoint(spec.mountpoint);
   }
 
@@ -235,8 +226,7 @@ export class SftpBackend implements Backend {
     } catch (error) {
       status.remote = `unresolved: ${describe(error)}`;
     }
-    const sshfs = this.processes.get(spec.name);
-    status.connected = sshfs?.alive ?? false;
+    status.connected = this.shares.serves(spec.name);
     const health = this.health.get(spec.name);
     if (health?.lastError !== undefined) status.lastError = health.lastError;
     if (health?.usage !== undefined) {
@@ -248,12 +238,23 @@ export class SftpBackend implements Backend {
   }
 
   async recover(spec: VolumeSpec, held: boolean): Promise<void> {
-    const adopted = await this.adoptOrClear(spec, held);
-    if (!adopted && held) await this.mount(spec);
+    if (await isMountPoint(spec.mountpoint)) {
+      if (held && (await this.shares.claim(spec.name, spec.mountpoint))) {
+        this.log.info('adopted a running sshfs mount', { volume: spec.name });
+        return;
+      }
+      await this.detachStale(spec);
+    }
+    if (held) await this.mount(spec);
+  }
+
+  async recovered(): Promise<void> {
+    await this.shares.stopUnclaimed();
   }
 
   async close(): Promise<void> {
     this.catalogue?.stop();
+    this.shares.forget();
     await this.control.closeAll();
   }
 
@@ -263,24 +264,13 @@ export class SftpBackend implements Backend {
     return this.target(settings, await this.administratorTrust(settings));
   }
 
-  /**
-   * Deals with whatever an earlier daemon process left at the mountpoint: a live sshfs is
-   * kept when `keep` (its containers still use it), anything else is detached.
-   */
-  private async adoptOrClear(spec: VolumeSpec, keep = true): Promise<boolean> {
-    const mounted = await isMountPoint(spec.mountpoint);
+  /** A mount at the volume's mountpoint that nothing of ours serves: detached, its sshfs ended. */
+  private async detachStale(spec: VolumeSpec): Promise<void> {
+    this.log.warn('detaching a stale mount', { volume: spec.name });
+    // An sshfs of its own at the mountpoint: left by a version that ran one per volume.
     const orphan = await SshfsProcess.adopt(spec.mountpoint);
-    if (mounted && orphan !== undefined && keep) {
-      this.processes.set(spec.name, orphan);
-      this.log.info('adopted a running sshfs mount', { volume: spec.name, pid: orphan.pid });
-      return true;
-    }
-    if (mounted) {
-      this.log.warn('detaching a stale mount', { volume: spec.name });
-      await unmount(spec.mountpoint);
-    }
+    while (await isMountPoint(spec.mountpoint)) await unmount(spec.mountpoint);
     if (orphan !== undefined) await terminate(orphan.pid);
-    return false;
   }
 
   private async deleteRemote(spec: VolumeSpec, settings: SftpSettings): Promise<void> {
@@ -365,7 +355,6 @@ export class SftpBackend implements Backend {
 
   private volumeDir = (name: string): string => pathUnder(this.filesDir, name);
   private knownHostsFile = (name: string): string => path.join(this.volumeDir(name), 'known_hosts');
-  private sshConfigFile = (name: string): string => path.join(this.volumeDir(name), 'ssh_config');
 }
 
 /** Mountpoints are made for a mount; one that is not empty or already gone is left as it is. */

@@ -98,5 +98,7 @@ function remotePathOf(name: string, given: string | undefined, basePath: string 
 }
 
 /** user@host:port/path, for Status and messages: no secret is part of it. */
-export const describeRemote = (s: SftpSettings): string =>
-  `${s.user}@${s.host.includes(':') ? `[${s.host}]` : s.host}:${s.port}${s.remotePath.startsWith('/') ? '' : '/~/'}${s.remotePath}`;
+export const describeRemote = (s: SftpSettings): string => `${describeServer(s)}${s.remotePath.startsWith('/') ? '' : '/~/'}${s.remotePath}`;
+
+/** user@host:port, for messages about a server rather than a volume. */
+export const describeServer = (s: SftpSettings): string => `${s.user}@${s.host.includes(':') ? `[${s.host}]` : s.host}:${s.port}`;

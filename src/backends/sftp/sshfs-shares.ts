@@ -1,0 +1,249 @@
+import crypto from 'node:crypto';
+import fs from 'fs-extra';
+import path from 'node:path';
+import { KeyedMutex } from '../../common/keyed-mutex';
+import { describe, PluginError } from '../../errors';
+import type { Logger } from '../../log';
+import { writeFileAtomic } from '../../system/atomic-write';
+import { bindMount, unmount } from '../../system/mount-commands';
+import { readMounts, type MountEntry } from '../../system/mountinfo';
+import { raiseReadAhead } from '../../system/read-ahead';
+import { SshfsProcess, type SshfsLaunch } from './sshfs-process';
+
+/** What makes an sshfs mount: volumes that agree on all of it can share one. */
+export interface ShareRecipe {
+  /** ssh_config text with KNOWN_HOSTS_PLACEHOLDER where the known_hosts path goes. */
+  sshConfig: string;
+  knownHosts: string;
+  options: readonly string[];
+  /** Volumes with an absolute path share a mount of '/', the others one of the login directory. */
+  root: '/' | '';
+  password: string | undefined;
+  timeoutMs: number;
+  /** For messages: user@host:port. */
+  server: string;
+}
+
+export const KNOWN_HOSTS_PLACEHOLDER = '@KNOWN_HOSTS@';
+
+/** Starts the sshfs of a share (through the handshake gate, with retries). */
+export type ShareStarter = (launch: SshfsLaunch) => Promise<SshfsProcess>;
+
+interface Share {
+  key: string;
+  mountpoint: string;
+  process: SshfsProcess;
+  /** major:minor of the FUSE mount: a volume's bind is of this share when it has the same. */
+  device: string;
+  users: Set<string>;
+}
+
+/**
+ * One sshfs per server login and mount options, shared by every volume that agrees on
+ * them; a volume is a bind mount of its directory inside the share. A host then holds at
+ * most `connections` SSH connections per server whatever its number of volumes, a mount
+ * storm costs one handshake per server (sshd's MaxStartups never sees it), and a volume on
+ * a server this host already mounts costs one bind mount. Shares live under the data
+ * directory, which the managed plugin does not propagate: only volumes reach the host.
+ */
+export class SshfsShares {
+  private readonly shares = new Map<string, Share>();
+  private readonly bound = new Map<string, Share>();
+  private readonly lock = new KeyedMutex();
+
+  constructor(
+    private readonly dir: string,
+    private readonly log: Logger,
+  ) {}
+
+  static keyOf(recipe: ShareRecipe): string {
+    const material = JSON.stringify([recipe.sshConfig, recipe.knownHosts, recipe.options, recipe.root, recipe.password ?? null]);
+    return crypto.createHash('sha256').update(material).digest('hex').slice(0, 16);
+  }
+
+  /**
+   * Makes `mountpoint` show `remotePath` (relative to the recipe's root) through the share,
+   * starting the share if none serves. The bind is checked in the mount table afterwards:
+   * a symbolic link on the way would have been followed on this host, not on the server.
+   */
+  async bind(volume: string, mountpoint: string, remotePath: string, recipe: ShareRecipe, start: ShareStarter): Promise<void> {
+    const key = SshfsShares.keyOf(recipe);
+    const share = await this.lock.run(key, async () => {
+      const live = await this.liveShare(key, recipe, start);
+      live.users.add(volume);
+      return live;
+    });
+    try {
+      await this.bindInto(share, mountpoint, remotePath, recipe.server);
+      this.bound.set(volume, share);
+    } catch (error) {
+      await this.leave(share, volume);
+      throw error;
+    }
+  }
+
+  /** Removes the volume's bind; the share stops with its last volume. */
+  async unbind(volume: string, mountpoint: string): Promise<void> {
+    const share = this.bound.get(volume);
+    this.bound.delete(volume);
+    await unmountAll(mountpoint);
+    if (share !== undefined) await this.leave(share, volume);
+  }
+
+  /** The volume has a bind, live or not. */
+  isBound(volume: string): boolean {
+    return this.bound.has(volume);
+  }
+
+  /** The volume's bind is of a share whose sshfs still runs. */
+  serves(volume: string): boolean {
+    const share = this.bound.get(volume);
+    return share !== undefined && this.shares.get(share.key) === share && share.process.alive;
+  }
+
+  /** The last lines the sshfs of the volume's share wrote. */
+  lastError(volume: string): string | undefined {
+    return this.bound.get(volume)?.process.lastError();
+  }
+
+  /**
+   * At start, before recovery: takes over the shares an earlier daemon left running and
+   * detaches those whose sshfs is gone. None has a volume until `claim`.
+   */
+  async adoptLeftovers(): Promise<void> {
+    await fs.mkdirp(this.dir, { mode: 0o700 });
+    const mounts = await readMounts();
+    for (const key of await fs.readdir(this.dir)) {
+      const mountpoint = path.join(this.dir, key, 'mnt');
+      const entry = mounts.find((mount) => mount.mountPoint === mountpoint);
+      const process = await SshfsProcess.adopt(mountpoint);
+      if (entry !== undefined && process !== undefined) {
+        this.shares.set(key, { key, mountpoint, process, device: entry.device, users: new Set() });
+        this.log.info('adopted a running sshfs share', { share: key, pid: process.pid });
+        continue;
+      }
+      if (entry !== undefined) await unmountAll(mountpoint);
+      if (process !== undefined) await process.stop();
+      await fs.rm(path.join(this.dir, key), { recursive: true, force: true });
+    }
+  }
+
+  /** At recovery: the bind at `mountpoint`, when it is of a live adopted share, is kept. */
+  async claim(volume: string, mountpoint: string): Promise<boolean> {
+    const entry = lastMountAt(await readMounts(), mountpoint);
+    const share = entry === undefined ? undefined : [...this.shares.values()].find((candidate) => candidate.device === entry.device);
+    if (share === undefined || !share.process.alive) return false;
+    share.users.add(volume);
+    this.bound.set(volume, share);
+    return true;
+  }
+
+  /** After recovery: shares no volume claimed are stopped. */
+  async stopUnclaimed(): Promise<void> {
+    for (const share of [...this.shares.values()]) {
+      await this.lock.run(share.key, async () => {
+        if (share.users.size === 0) await this.stop(share);
+      });
+    }
+  }
+
+  private async liveShare(key: string, recipe: ShareRecipe, start: ShareStarter): Promise<Share> {
+    const existing = this.shares.get(key);
+    if (existing?.process.alive) return existing;
+    if (existing !== undefined) {
+      // Its sshfs died: the volumes still bound to it are remounted by their next Mount.
+      this.log.warn('sshfs share had stopped; starting it again', { share: key, error: existing.process.lastError() ?? 'no reason given' });
+      await this.stop(existing);
+    }
+    const dir = path.join(this.dir, key);
+    const mountpoint = path.join(dir, 'mnt');
+    await fs.mkdirp(mountpoint, { mode: 0o700 });
+    await unmountAll(mountpoint);
+    const knownHostsFile = path.join(dir, 'known_hosts');
+    const sshConfigFile = path.join(dir, 'ssh_config');
+    await writeFileAtomic(knownHostsFile, recipe.knownHosts);
+    await writeFileAtomic(sshConfigFile, recipe.sshConfig.replace(KNOWN_HOSTS_PLACEHOLDER, knownHostsFile));
+    const process = await start({
+      mountpoint,
+      remotePath: recipe.root,
+      sshConfigFile,
+      logFile: path.join(dir, 'sshfs.log'),
+      password: recipe.password,
+      options: recipe.options,
+      timeoutMs: recipe.timeoutMs,
+    });
+    const entry = (await readMounts()).find((mount) => mount.mountPoint === mountpoint);
+    if (entry === undefined) {
+      await process.stop();
+      throw new PluginError('BACKEND_FAILED', `sshfs for ${recipe.server} started but its mount is not in the mount table`);
+    }
+    await raiseReadAhead(mountpoint);
+    const share: Share = { key, mountpoint, process, device: entry.device, users: new Set() };
+    this.shares.set(key, share);
+    this.log.info('sshfs share started', { share: key, server: recipe.server, pid: process.pid });
+    return share;
+  }
+
+  private async bindInto(share: Share, mountpoint: string, remotePath: string, server: string): Promise<void> {
+    const wanted = path.posix.join('/', remotePath);
+    const source = path.join(share.mountpoint, wanted);
+    try {
+      if (!(await fs.stat(source)).isDirectory()) throw new PluginError('BAD_OPTION', `${remotePath} on ${server} is not a directory; choose another path`);
+    } catch (error) {
+      if (error instanceof PluginError) throw error;
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') {
+        throw new PluginError('BAD_OPTION', `the volume's directory ${remotePath} is gone from ${server}; its data was not touched here. Create the directory again, or remove the volume`);
+      }
+      throw new PluginError('REMOTE_UNREACHABLE', `${server} did not show ${remotePath}: ${describe(error)}`);
+    }
+    await fs.mkdirp(mountpoint);
+    await bindMount(source, mountpoint);
+    const entry = lastMountAt(await readMounts(), mountpoint);
+    if (entry?.device !== share.device || entry.root !== wanted) {
+      await unmountAll(mountpoint);
+      throw new PluginError(
+        'BAD_OPTION',
+        `${remotePath} on ${server} leads elsewhere through a symbolic link; a volume's path must be a real directory on the server (use the link's target as path=)`,
+      );
+    }
+  }
+
+  private async leave(share: Share, volume: string): Promise<void> {
+    await this.lock.run(share.key, async () => {
+      share.users.delete(volume);
+      if (share.users.size === 0 && this.shares.get(share.key) === share) await this.stop(share);
+    });
+  }
+
+  private async stop(share: Share): Promise<void> {
+    if (this.shares.get(share.key) === share) this.shares.delete(share.key);
+    try {
+      await share.process.stop();
+    } catch (error) {
+      this.log.warn('sshfs share not stopped cleanly', { share: share.key, error: describe(error) });
+    }
+    this.log.info('sshfs share stopped', { share: share.key });
+  }
+
+  /** At shutdown nothing is stopped: containers keep using the binds. */
+  forget(): void {
+    this.shares.clear();
+    this.bound.clear();
+  }
+}
+
+/** Detaches every mount stacked at `dir` (a stale bind under a fresh one, say). */
+async function unmountAll(dir: string): Promise<void> {
+  for (let i = 0; i < 8; i += 1) {
+    if (!(await readMounts()).some((mount) => mount.mountPoint === dir)) return;
+    await unmount(dir);
+  }
+}
+
+/** The mount on top at `dir`: the one a path lookup sees. */
+function lastMountAt(mounts: readonly MountEntry[], dir: string): MountEntry | undefined {
+  let found: MountEntry | undefined;
+  for (const mount of mounts) if (mount.mountPoint === dir) found = mount;
+  return found;
+}
