@@ -9,6 +9,8 @@ export interface Config {
   socketPath: string;
   dataDir: string;
   mountRoot: string;
+  /** Mounts the plugin keeps to itself (SFTP shares): never under the data dir or the mount root. */
+  runDir: string;
   logLevel: LogLevel;
   /** Plugin-level SFTP defaults, raw; the sftp backend validates them at start. */
   sftpDefaults: SftpDefaults;
@@ -44,6 +46,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const dataDir = absolutePath(env, 'PLUGIN_DATA_DIR', '/var/lib/docker-volume-sftp');
   const mountRoot = absolutePath(env, 'PLUGIN_MOUNT_ROOT', '/mnt/volumes');
+  const runDir = absolutePath(env, 'PLUGIN_RUN_DIR', '/run/docker-volume-sftp');
 
   const level = (env.LOG_LEVEL ?? 'info').toLowerCase();
   if (!(LOG_LEVELS as readonly string[]).includes(level)) {
@@ -62,7 +65,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const sftpIdleUnmountSeconds = seconds(env, 'SFTP_IDLE_UNMOUNT', 10, 0, 3600);
   // The managed plugin passes HOST_NAME= (empty) when it is not set: that means the hostname.
   const hostName = env.HOST_NAME || os.hostname();
-  return { socketPath, dataDir, mountRoot, logLevel: level as LogLevel, sftpDefaults, leaseTtlSeconds, catalogueRefreshSeconds, sftpIdleUnmountSeconds, hostName };
+  return { socketPath, dataDir, mountRoot, runDir, logLevel: level as LogLevel, sftpDefaults, leaseTtlSeconds, catalogueRefreshSeconds, sftpIdleUnmountSeconds, hostName };
 }
 
 function seconds(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {

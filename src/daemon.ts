@@ -26,6 +26,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
   await fs.mkdirp(config.mountRoot);
   const sftp = await SftpBackend.open({
     dataDir: config.dataDir,
+    runDir: config.runDir,
     defaults: config.sftpDefaults,
     idleUnmountSeconds: config.sftpIdleUnmountSeconds,
     hostName: config.hostName,

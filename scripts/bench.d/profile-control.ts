@@ -56,7 +56,7 @@ async function main(): Promise<void> {
   const dirs = makeDirs('dvs-bench-prof');
   // --cpu-prof is refused in NODE_OPTIONS, so the daemon is spawned here with it.
   const child = spawn(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${profDir}`, MAIN], {
-    env: { PATH: process.env.PATH, PLUGIN_SOCKET: dirs.socket, PLUGIN_DATA_DIR: dirs.dataDir, PLUGIN_MOUNT_ROOT: dirs.mountRoot, LOG_LEVEL: 'warn' },
+    env: { PATH: process.env.PATH, PLUGIN_SOCKET: dirs.socket, PLUGIN_DATA_DIR: dirs.dataDir, PLUGIN_MOUNT_ROOT: dirs.mountRoot, PLUGIN_RUN_DIR: dirs.runDir, LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   const exited = new Promise((resolve) => child.once('exit', resolve));

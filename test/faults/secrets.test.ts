@@ -5,13 +5,14 @@ import { cleanup, DaemonProcess, makeDirs } from '../support/daemon-process';
 import { installCredentials, KEY_NAME, PASSWORD_FILE, sftpOptions } from '../support/sftp-fixtures';
 import { TestSshd } from '../support/sshd';
 
-/** Every file under `dir`, except the keys directory the administrator filled. */
+/** Every file under `dir`, except the keys directory the administrator filled and mounts (the server's files). */
 function pluginFiles(dir: string, keysDir: string): string[] {
   const found: string[] = [];
+  const device = fs.statSync(dir).dev;
   for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
     const full = path.join(dir, entry.name);
     if (full === keysDir) continue;
-    if (entry.isDirectory()) found.push(...pluginFiles(full, keysDir));
+    if (entry.isDirectory() && fs.statSync(full).dev === device) found.push(...pluginFiles(full, keysDir));
     else if (entry.isFile()) found.push(full);
   }
   return found;
@@ -44,7 +45,7 @@ describe('secrets stay in their files', function () {
         ['Get', JSON.stringify([await daemon.client.get('with-password'), await daemon.client.get('with-key')])],
         ['List', JSON.stringify(await daemon.client.list())],
         ['logs', daemon.output],
-        ...pluginFiles(dirs.dataDir, keysDir).map((file): [string, string] => [file, fs.readFileSync(file, 'latin1')]),
+        ...[...pluginFiles(dirs.dataDir, keysDir), ...pluginFiles(dirs.runDir, keysDir)].map((file): [string, string] => [file, fs.readFileSync(file, 'latin1')]),
       ];
       for (const pid of fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
         for (const file of ['cmdline', 'environ']) {

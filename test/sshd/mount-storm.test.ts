@@ -72,6 +72,10 @@ describe('a storm of 200 simultaneous Mounts over two servers with stock MaxStar
         await fs.promises.writeFile(path.join(mountpoint, 'written'), v.name);
       }),
     );
+    // Shared sshfs per server: its connections (`connections`=4) and the control connection.
+    const held = servers.map((sshd) => sshd.connectionCount());
+    console.log(`      SSH connections held by each server after the writes: ${held.join(', ')}`);
+    for (const count of held) assert.ok(count <= 2 * 4, `a server holds ${count} connections for ${PER_SERVER} volumes of one host`);
     for (const v of volumes) assert.equal(fs.readFileSync(v.sshd.serverPath(v.options.path.split('/').pop() ?? '', 'written'), 'utf8'), v.name);
     for (const v of volumes) await daemon.client.unmount(v.name, 'storm');
   });

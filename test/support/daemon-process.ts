@@ -13,12 +13,13 @@ export interface DaemonDirs {
   socket: string;
   dataDir: string;
   mountRoot: string;
+  runDir: string;
 }
 
 /** A fresh set of directories for one daemon ("one host"). */
 export function makeDirs(prefix = 'dvs'): DaemonDirs {
   const base = fs.mkdtempSync(path.join(os.tmpdir(), `${prefix}-`));
-  return { base, socket: path.join(base, 'p.sock'), dataDir: path.join(base, 'data'), mountRoot: path.join(base, 'mnt') };
+  return { base, socket: path.join(base, 'p.sock'), dataDir: path.join(base, 'data'), mountRoot: path.join(base, 'mnt'), runDir: path.join(base, 'run') };
 }
 
 /**
@@ -53,6 +54,7 @@ export class DaemonProcess {
         PLUGIN_SOCKET: this.dirs.socket,
         PLUGIN_DATA_DIR: this.dirs.dataDir,
         PLUGIN_MOUNT_ROOT: this.dirs.mountRoot,
+        PLUGIN_RUN_DIR: this.dirs.runDir,
         LOG_LEVEL: 'info',
         ...this.env,
       },

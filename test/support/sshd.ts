@@ -391,6 +391,19 @@ export class TestSshd {
 
   // ------------------------------------------------------------ helpers for tests
 
+  /**
+   * SSH connections the server holds now: the listener forks one monitor process per
+   * connection (OpenSSH 9.2: "sshd: user [priv]"), with the session processes below it.
+   */
+  connectionCount(): number {
+    const pid = this.pid;
+    if (pid === undefined) return 0;
+    return fs
+      .readdirSync('/proc')
+      .filter((name) => /^\d+$/.test(name))
+      .filter((name) => readProc(Number(name))?.ppid === pid && isAlive(Number(name))).length;
+  }
+
   /** `[127.0.0.1]:PORT ssh-ed25519 AAAA...` -- the known_hosts entry for this server. */
   get knownHostsLine(): string {
     return `[${this.host}]:${this._port} ${this.hostKeyLine}`;

@@ -27,6 +27,11 @@ import { describeRemote, describeServer, resolveSettings, type SftpSettings } fr
 
 export interface SftpBackendConfig {
   dataDir: string;
+  /**
+   * Where the sshfs shares are mounted. Not under dataDir: a share can show a server's whole
+   * file system, which a backup or an `rm -rf` of the data directory must not walk into.
+   */
+  runDir: string;
   defaults: SftpDefaults;
   /** Seconds an SFTP mount stays connected after its last Unmount; 0 releases it at once. */
   idleUnmountSeconds: number;
@@ -71,7 +76,7 @@ export class SftpBackend implements Backend {
     this.idleUnmountSeconds = config.idleUnmountSeconds;
     this.keysDir = path.join(config.dataDir, 'keys');
     this.filesDir = path.join(config.dataDir, 'sftp');
-    this.shares = new SshfsShares(path.join(config.dataDir, 'sftp-shares'), config.log);
+    this.shares = new SshfsShares(path.join(config.runDir, 'sftp-shares'), config.log);
   }
 
   /** The backend with its store catalogue, whose local copy is loaded before the daemon listens. */

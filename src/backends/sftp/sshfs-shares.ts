@@ -43,8 +43,8 @@ interface Share {
  * them; a volume is a bind mount of its directory inside the share. A host then holds at
  * most `connections` SSH connections per server whatever its number of volumes, a mount
  * storm costs one handshake per server (sshd's MaxStartups never sees it), and a volume on
- * a server this host already mounts costs one bind mount. Shares live under the data
- * directory, which the managed plugin does not propagate: only volumes reach the host.
+ * a server this host already mounts costs one bind mount. Shares live in the run directory
+ * of the plugin's own mount namespace (not propagated): only volumes reach the host.
  */
 export class SshfsShares {
   private readonly shares = new Map<string, Share>();
@@ -111,7 +111,7 @@ export class SshfsShares {
    * detaches those whose sshfs is gone. None has a volume until `claim`.
    */
   async adoptLeftovers(): Promise<void> {
-    await fs.mkdirp(this.dir, { mode: 0o700 });
+    if (!(await fs.pathExists(this.dir))) return;
     const mounts = await readMounts();
     for (const key of await fs.readdir(this.dir)) {
       const mountpoint = path.join(this.dir, key, 'mnt');
@@ -157,6 +157,7 @@ export class SshfsShares {
     }
     const dir = path.join(this.dir, key);
     const mountpoint = path.join(dir, 'mnt');
+    await fs.mkdirp(this.dir, { mode: 0o700 });
     await fs.mkdirp(mountpoint, { mode: 0o700 });
     await unmountAll(mountpoint);
     const knownHostsFile = path.join(dir, 'known_hosts');
@@ -187,13 +188,22 @@ export class SshfsShares {
   private async bindInto(share: Share, mountpoint: string, remotePath: string, server: string): Promise<void> {
     const wanted = path.posix.join('/', remotePath);
     const source = path.join(share.mountpoint, wanted);
+    const leadsElsewhere = new PluginError(
+      'BAD_OPTION',
+      `${remotePath} on ${server} is a symbolic link or passes through one; a volume's path must be a real directory on the server (use the link's target as path=)`,
+    );
     try {
-      if (!(await fs.stat(source)).isDirectory()) throw new PluginError('BAD_OPTION', `${remotePath} on ${server} is not a directory; choose another path`);
+      const found = await fs.lstat(source);
+      if (found.isSymbolicLink()) throw leadsElsewhere;
+      if (!found.isDirectory()) throw new PluginError('BAD_OPTION', `${remotePath} on ${server} is not a directory; choose another path`);
     } catch (error) {
       if (error instanceof PluginError) throw error;
       const code = (error as NodeJS.ErrnoException).code;
       if (code === 'ENOENT') {
         throw new PluginError('BAD_OPTION', `the volume's directory ${remotePath} is gone from ${server}; its data was not touched here. Create the directory again, or remove the volume`);
+      }
+      if (code === 'EPERM' || code === 'EACCES') {
+        throw new PluginError('REMOTE_PERMISSION', `${server} refused access to ${remotePath}: check its permissions, and that no part of it is a symbolic link`);
       }
       throw new PluginError('REMOTE_UNREACHABLE', `${server} did not show ${remotePath}: ${describe(error)}`);
     }
@@ -202,10 +212,7 @@ export class SshfsShares {
     const entry = lastMountAt(await readMounts(), mountpoint);
     if (entry?.device !== share.device || entry.root !== wanted) {
       await unmountAll(mountpoint);
-      throw new PluginError(
-        'BAD_OPTION',
-        `${remotePath} on ${server} leads elsewhere through a symbolic link; a volume's path must be a real directory on the server (use the link's target as path=)`,
-      );
+      throw leadsElsewhere;
     }
   }
 
