@@ -35,6 +35,8 @@ export class DaemonProcess {
   constructor(
     readonly dirs: DaemonDirs,
     readonly env: Record<string, string> = {},
+    /** The daemon's entry point: this checkout's build, or another (benchmarks compare builds). */
+    private readonly main = MAIN,
   ) {
     this.client = new EngineClient(dirs.socket);
   }
@@ -48,7 +50,7 @@ export class DaemonProcess {
   /** Spawns without waiting for the socket; for tests that expect the start to fail. */
   spawn(): void {
     this.output = '';
-    const child = spawn(process.execPath, [MAIN], {
+    const child = spawn(process.execPath, [this.main], {
       env: {
         PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
         PLUGIN_SOCKET: this.dirs.socket,

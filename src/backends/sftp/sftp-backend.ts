@@ -175,6 +175,7 @@ export class SftpBackend implements Backend {
       knownHosts,
       options: sshfsOptions(settings),
       root: settings.remotePath.startsWith('/') ? '/' : '',
+      passwordFile: settings.passwordFile,
       password,
       timeoutMs: (settings.connectTimeoutSeconds + 5) * 1000,
       server: describeServer(settings),

@@ -18,6 +18,9 @@ export interface ShareRecipe {
   options: readonly string[];
   /** Volumes with an absolute path share a mount of '/', the others one of the login directory. */
   root: '/' | '';
+  /** The file the password came from: part of what makes a share, where the password is not. */
+  passwordFile: string | undefined;
+  /** Handed to sshfs on stdin; never part of a key, a name or a file. */
   password: string | undefined;
   timeoutMs: number;
   /** For messages: user@host:port. */
@@ -57,7 +60,7 @@ export class SshfsShares {
   ) {}
 
   static keyOf(recipe: ShareRecipe): string {
-    const material = JSON.stringify([recipe.sshConfig, recipe.knownHosts, recipe.options, recipe.root, recipe.password ?? null]);
+    const material = JSON.stringify([recipe.sshConfig, recipe.knownHosts, recipe.options, recipe.root, recipe.passwordFile ?? null]);
     return crypto.createHash('sha256').update(material).digest('hex').slice(0, 16);
   }
 
