@@ -19,6 +19,7 @@ export const OPS = {
   inspect: 'docker volume inspect',
   rm: 'docker volume rm',
   runFirst: 'docker run -v, first run on a fresh volume',
+  runCold: 'docker run -v, first run with no SSH connection to the server yet',
   runRepeat: 'docker run -v, repeated',
 } as const;
 
@@ -160,6 +161,25 @@ export async function mountLatency(world: World, store: ResultStore, peers: Driv
         store.add(section, OPS.runRepeat, peer, 'ms', 'lower', r.ms);
       }
       store.add(section, OPS.runRepeat, 'no volume', 'ms', 'lower', (await world.docker(runArgs(undefined))).ms);
+    }
+    // Cold: a fresh SFTP volume made long enough ago that nothing of ours holds an SSH
+    // connection to the server any more (SFTP_IDLE_UNMOUNT, 10 s, after the last use and
+    // after the Create's warm-up), paired with a fresh local-driver volume.
+    const cold = Math.min(first, 5);
+    const coldVolumes: Record<'ours-sftp' | 'local-driver', string[]> = { 'ours-sftp': [], 'local-driver': [] };
+    for (const peer of ['ours-sftp', 'local-driver'] as const) {
+      for (let i = 0; i < cold; i += 1) {
+        const name = `${PREFIX}-cold-${peer}-${i}`;
+        await world.docker(['volume', 'create', ...world.createArgs(peer, name)]);
+        coldVolumes[peer].push(name);
+      }
+    }
+    for (let i = 0; i < cold; i += 1) {
+      await sleep(13_000);
+      for (const peer of rotate(['ours-sftp', 'local-driver'] as const, i)) {
+        const r = await world.docker(runArgs(coldVolumes[peer][i]));
+        store.add(section, OPS.runCold, peer, 'ms', 'lower', r.ms);
+      }
     }
     for (let i = 0; i < Math.min(repeats, 10); i += 1) {
       const raw = await world.timeRawSshfsMount();

@@ -46,7 +46,7 @@ describe('concurrency (real daemon, real sshd)', function () {
     }));
     await eventually('idle mounts released, no sshfs left', () => {
       assert.deepEqual(mountsUnder(daemon.dirs.mountRoot), [view]);
-      assert.deepEqual(sshfsUnder(daemon.dirs.dataDir), []);
+      assert.deepEqual(sshfsUnder(daemon.dirs.runDir), []);
     }, 5000, 100);
     const state = await readVolumes(path.join(daemon.dirs.dataDir, 'state.jsonl'));
     assert.ok([...state.values()].every((v) => Object.keys(v.mounts).length === 0));

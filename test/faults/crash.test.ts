@@ -128,7 +128,7 @@ describe('kill -9 at random points of a mixed local and SFTP workload', function
         }
         // One sshfs share serves every SFTP volume here (same server and options).
         const heldSftp = held.filter((n) => n.startsWith('s'));
-        assert.equal(sshfsUnder(daemon.dirs.dataDir).length, heldSftp.length > 0 ? 1 : 0, 'orphan or missing sshfs');
+        assert.equal(sshfsUnder(daemon.dirs.runDir).length, heldSftp.length > 0 ? 1 : 0, 'orphan or missing sshfs');
         for (const name of heldSftp) assert.equal(sshfsServing(path.join(daemon.dirs.mountRoot, name)).length, 1, `${name} is held but no sshfs serves it`);
       },
       15_000,

@@ -78,7 +78,7 @@ describe('SFTP server loss while a container writes', function () {
     await daemon.client.unmount('lost', 'container');
     assert.ok(Date.now() - started < 60_000, 'Unmount hung on a dead server');
     assert.deepEqual(mountsUnder(mountpoint), []);
-    assert.deepEqual(sshfsUnder(daemon.dirs.dataDir), [], 'sshfs left running');
+    assert.deepEqual(sshfsUnder(daemon.dirs.runDir), [], 'sshfs left running');
     console.log(`      gone for good: writes failed with ${[...new Set(writer.errors().map((e) => e.split(' ')[2]))].join(', ')}; Unmount took ${Date.now() - started} ms`);
   });
 

@@ -137,6 +137,7 @@ export class SftpBackend implements Backend {
     const dir = this.volumeDir(spec.name);
     await fs.mkdirp(dir, { mode: 0o700 });
     await writeFileAtomic(this.knownHostsFile(spec.name), `${knownHostsLine(settings.host, settings.port, hostKey)}\n`);
+    void this.warmShare(spec);
     return async ({ keepRemoteData = false } = {}) => {
       await fs.rm(dir, { recursive: true, force: true });
       if (madeRemote && !keepRemoteData) {
@@ -166,20 +167,7 @@ export class SftpBackend implements Backend {
       await this.detachStale(spec);
     }
     const settings = this.settings(spec);
-    const knownHosts = await this.pinnedKnownHosts(spec, settings);
-    const hostKeyType = hostKeyFromBlob(Buffer.from(knownHosts.split(/\s+/)[2] ?? '', 'base64')).type;
-    const password = settings.passwordFile === undefined ? undefined : (await readSecretFile(settings.passwordFile, 'password_file')).toString('utf8').replace(/\r?\n$/, '');
-    if (settings.identityFile !== undefined) await readSecretFile(settings.identityFile, 'identity');
-    const recipe: ShareRecipe = {
-      sshConfig: sshConfigText(settings, KNOWN_HOSTS_PLACEHOLDER, hostKeyType),
-      knownHosts,
-      options: sshfsOptions(settings),
-      root: settings.remotePath.startsWith('/') ? '/' : '',
-      passwordFile: settings.passwordFile,
-      password,
-      timeoutMs: (settings.connectTimeoutSeconds + 5) * 1000,
-      server: describeServer(settings),
-    };
+    const recipe = await this.shareRecipe(spec, settings);
     try {
       await this.shares.bind(spec.name, spec.mountpoint, settings.remotePath, recipe, (launch) => this.startSshfs(settings, launch));
       this.remember(spec.name, { lastError: undefined });
@@ -189,6 +177,36 @@ export class SftpBackend implements Backend {
       throw error;
     }
     void this.refreshUsage(spec, settings);
+  }
+
+  /** What the volume's sshfs share is made of; reads the secret files, so they are checked at every Mount. */
+  private async shareRecipe(spec: VolumeSpec, settings: SftpSettings): Promise<ShareRecipe> {
+    const knownHosts = await this.pinnedKnownHosts(spec, settings);
+    const hostKeyType = hostKeyFromBlob(Buffer.from(knownHosts.split(/\s+/)[2] ?? '', 'base64')).type;
+    const password = settings.passwordFile === undefined ? undefined : (await readSecretFile(settings.passwordFile, 'password_file')).toString('utf8').replace(/\r?\n$/, '');
+    if (settings.identityFile !== undefined) await readSecretFile(settings.identityFile, 'identity');
+    return {
+      sshConfig: sshConfigText(settings, KNOWN_HOSTS_PLACEHOLDER, hostKeyType),
+      knownHosts,
+      options: sshfsOptions(settings),
+      root: settings.remotePath.startsWith('/') ? '/' : '',
+      passwordFile: settings.passwordFile,
+      password,
+      timeoutMs: (settings.connectTimeoutSeconds + 5) * 1000,
+      server: describeServer(settings),
+    };
+  }
+
+  /** After a Create: the share its first Mount will use is started meanwhile (see SshfsShares.warm). */
+  private async warmShare(spec: VolumeSpec): Promise<void> {
+    if (this.idleUnmountSeconds === 0) return;
+    try {
+      const settings = this.settings(spec);
+      await this.shares.warm(await this.shareRecipe(spec, settings), (launch) => this.startSshfs(settings, launch), this.idleUnmountSeconds * 1000);
+    } catch (error) {
+      // The Mount will say what is wrong; Create has already reached the server.
+      this.log.debug('share not warmed', { volume: spec.name, error: describe(error) });
+    }
   }
 
   /**
@@ -260,7 +278,7 @@ export class SftpBackend implements Backend {
 
   async close(): Promise<void> {
     this.catalogue?.stop();
-    this.shares.forget();
+    await this.shares.close();
     await this.control.closeAll();
   }
 

@@ -29,6 +29,9 @@ export interface ShareRecipe {
 
 export const KNOWN_HOSTS_PLACEHOLDER = '@KNOWN_HOSTS@';
 
+/** Users of a share that are holds, not volumes (volume names hold no ':'). */
+const WARM = 'warm:';
+
 /** Starts the sshfs of a share (through the handshake gate, with retries). */
 export type ShareStarter = (launch: SshfsLaunch) => Promise<SshfsProcess>;
 
@@ -83,6 +86,22 @@ export class SshfsShares {
       await this.leave(share, volume);
       throw error;
     }
+  }
+
+  /**
+   * Starts the share a new volume will use, if none serves, and holds it `holdMs`: a Create
+   * is usually followed by a Mount (docker run, compose up), which then finds the SSH
+   * connection made. The hold is a user of its own, so a share's life stays a count.
+   */
+  async warm(recipe: ShareRecipe, start: ShareStarter, holdMs: number): Promise<void> {
+    const key = SshfsShares.keyOf(recipe);
+    const hold = `${WARM}${crypto.randomUUID()}`;
+    const share = await this.lock.run(key, async () => {
+      const live = await this.liveShare(key, recipe, start);
+      live.users.add(hold);
+      return live;
+    });
+    setTimeout(() => void this.leave(share, hold), holdMs).unref();
   }
 
   /** Removes the volume's bind; the share stops with its last volume. */
@@ -236,8 +255,12 @@ export class SshfsShares {
     this.log.info('sshfs share stopped', { share: share.key });
   }
 
-  /** At shutdown nothing is stopped: containers keep using the binds. */
-  forget(): void {
+  /** At shutdown: shares held only for a Mount to come are stopped; the others serve containers. */
+  async close(): Promise<void> {
+    for (const share of [...this.shares.values()]) {
+      for (const user of share.users) if (user.startsWith(WARM)) share.users.delete(user);
+      if (share.users.size === 0) await this.stop(share);
+    }
     this.shares.clear();
     this.bound.clear();
   }
