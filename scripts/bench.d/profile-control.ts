@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
-import { cleanup, delay, MAIN, makeDirs } from '../../test/support/daemon-process';
+import { cleanup, delay, MAIN, makeDirs, NODE_FLAGS } from '../../test/support/daemon-process';
 import { EngineClient } from '../../test/support/engine-client';
 import { quantile } from './lib/stats';
 
@@ -55,7 +55,7 @@ async function main(): Promise<void> {
   const profDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dvs-prof-'));
   const dirs = makeDirs('dvs-bench-prof');
   // --cpu-prof is refused in NODE_OPTIONS, so the daemon is spawned here with it.
-  const child = spawn(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${profDir}`, MAIN], {
+  const child = spawn(process.execPath, [...NODE_FLAGS, '--cpu-prof', `--cpu-prof-dir=${profDir}`, MAIN], {
     env: { PATH: process.env.PATH, PLUGIN_SOCKET: dirs.socket, PLUGIN_DATA_DIR: dirs.dataDir, PLUGIN_MOUNT_ROOT: dirs.mountRoot, PLUGIN_RUN_DIR: dirs.runDir, LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'inherit', 'inherit'],
   });

@@ -8,6 +8,19 @@ import { EngineClient } from './engine-client';
 const ROOT = path.resolve(__dirname, '..', '..');
 export const MAIN = path.join(ROOT, 'dist', 'main.js');
 
+/**
+ * The node flags of the plugin's entrypoint (config.json): tests and benchmarks run the
+ * daemon with them, so what they measure is what ships (a 2 MB semi-space is ~30 MB of RSS).
+ */
+export const NODE_FLAGS: readonly string[] = shippedNodeFlags();
+
+function shippedNodeFlags(): string[] {
+  const { entrypoint } = JSON.parse(fs.readFileSync(path.join(ROOT, 'config.json'), 'utf8')) as { entrypoint: string[] };
+  const node = entrypoint.indexOf('node');
+  if (node === -1 || entrypoint.at(-1) !== '/app/dist/main.js') throw new Error(`config.json: unexpected entrypoint ${JSON.stringify(entrypoint)}`);
+  return entrypoint.slice(node + 1, -1);
+}
+
 export interface DaemonDirs {
   base: string;
   socket: string;
@@ -50,7 +63,7 @@ export class DaemonProcess {
   /** Spawns without waiting for the socket; for tests that expect the start to fail. */
   spawn(): void {
     this.output = '';
-    const child = spawn(process.execPath, [this.main], {
+    const child = spawn(process.execPath, [...NODE_FLAGS, this.main], {
       env: {
         PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
         PLUGIN_SOCKET: this.dirs.socket,
