@@ -10,16 +10,22 @@
 ARG BASE_IMAGE=node:20-bookworm-slim
 
 # ---- build: all dependencies, compile TypeScript to dist/ -------------------
+# (and dist/sshfs-clock.so, sshfs's cache clock: a C compiler in this stage only)
 FROM ${BASE_IMAGE} AS build
 ARG NPM_EXTRA_CA=""
+RUN set -eu; \
+    apt-get update; \
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends gcc libc6-dev; \
+    rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY package.json package-lock.json ./
 RUN set -eu; \
     if [ -n "$NPM_EXTRA_CA" ]; then printf '%s\n' "$NPM_EXTRA_CA" >/tmp/npm-extra-ca.pem; export NODE_EXTRA_CA_CERTS=/tmp/npm-extra-ca.pem; fi; \
     npm ci --no-audit --no-fund --no-update-notifier --loglevel=warn
 COPY tsconfig.json ./
+COPY scripts/build-native ./scripts/
 COPY src ./src
-RUN npm run build
+RUN npm run build && test -f dist/sshfs-clock.so
 
 # ---- deps: production dependencies only -------------------------------------
 FROM ${BASE_IMAGE} AS deps

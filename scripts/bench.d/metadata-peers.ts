@@ -13,12 +13,16 @@ import { DefaultStore } from '../../src/backends/sftp/default-store';
 import { hostKeyFromBlob, knownHostsLine } from '../../src/backends/sftp/host-keys';
 import { SSH_HOST_ALIAS, sshConfigText } from '../../src/backends/sftp/ssh-config';
 import { resolveSettings } from '../../src/backends/sftp/sftp-settings';
+import { findSshfsClock } from '../../src/backends/sftp/sshfs-clock';
 import { sshfsOptions } from '../../src/backends/sftp/sshfs-options';
 import { readMounts } from '../../src/system/mountinfo';
 import { startLatencyProxy } from '../../test/support/latency-proxy';
 import { TestSshd } from '../../test/support/sshd';
 import { run } from '../../test/support/run';
 import { log, sleep } from './lib/proc';
+
+/** sshfs's cache clock as the plugin runs it: the library `npm run build` puts in dist/. */
+const CLOCK = findSshfsClock(path.join(__dirname, '..', '..', 'dist', 'sshfs-clock.so'));
 
 export type PeerId =
   | 'sshfs-defaults'
@@ -222,7 +226,7 @@ export class MetadataWorld {
         };
         const settings = resolveSettings({ name: 'bench', options, mountpoint: '' }, new DefaultStore({}), this.clientDir);
         return {
-          options: sshfsOptions(settings),
+          options: sshfsOptions(settings, CLOCK.ticksPerSecond),
           config: sshConfigText(settings, this.knownHosts, hostKeyFromBlob(Buffer.from(this.sshd.hostKeyLine.split(/\s+/)[1] ?? '', 'base64')).type),
           remote: settings.remotePath,
         };
@@ -270,6 +274,12 @@ export class MetadataWorld {
       command = 'sshfs';
       // As the plugin runs it (sshfs-process.ts): foreground, its own ssh config file.
       args = ['-f', '-F', config, `${ALIAS}:${recipe.remote}`, mountpoint, ...(recipe.options.length > 0 ? ['-o', recipe.options.join(',')] : [])];
+      if (PEERS[peer].kind === 'ours' && Object.keys(CLOCK.env).length > 0) {
+        // Ours runs on the plugin's cache clock; set by env(1) after setpriv, so that only
+        // sshfs loads the library.
+        args = [...Object.entries(CLOCK.env).map(([key, value]) => `${key}=${value}`), command, ...args];
+        command = 'env';
+      }
     }
     const out = fs.openSync(logFile, 'w');
     // Its own process group (a Ctrl-C reaches only this process, which unmounts in order);

@@ -149,6 +149,25 @@ describe('SSH connections shared by the volumes of a server (a real sshd, real s
     await daemon.client.unmount('neighbour', 'c');
   });
 
+  it("runs sshfs on the plugin's cache clock (quarter seconds) and its ssh processes on the real one", async () => {
+    await daemon.client.create('clocked', sftpOptions(sshd, 'clocked'));
+    const mountpoint = await daemon.client.mount('clocked', 'c');
+    fs.readdirSync(mountpoint); // sshfs's connection is up, so its ssh runs
+    const [sshfsPid] = sshfsServing(mountpoint);
+    assert.ok(sshfsPid !== undefined);
+    const maps = (pid: number): string => fs.readFileSync(`/proc/${pid}/maps`, 'utf8');
+    assert.match(maps(sshfsPid), /sshfs-clock\.so/, 'sshfs runs without the clock library');
+    // cache_timeout=1 (the default): sshfs 1 tick (up to 0.5 s), the kernel 0.5 s.
+    assert.match(argvOf(sshfsPid).join(' '), /dcache_timeout=1,attr_timeout=0\.5,entry_timeout=0\.5/);
+    const ssh = sshOf(sshfsPid);
+    assert.ok(ssh.length > 0);
+    for (const pid of ssh) {
+      assert.doesNotMatch(maps(pid), /sshfs-clock\.so/, 'ssh loaded the clock library');
+      assert.doesNotMatch(fs.readFileSync(`/proc/${pid}/environ`, 'utf8'), /LD_PRELOAD|SSHFS_CLOCK/, 'ssh inherited the preload');
+    }
+    await daemon.client.unmount('clocked', 'c');
+  });
+
   it('refuses a volume whose path is a symbolic link on the server, leaving nothing mounted', async () => {
     // A real directory at Create, swapped for a link on the server afterwards.
     await daemon.client.create('linked', sftpOptions(sshd, 'linked'));

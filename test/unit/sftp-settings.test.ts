@@ -66,23 +66,31 @@ describe('SFTP options: checked and parsed by one spec', () => {
 });
 
 describe('cache_timeout: the caches it renders never add up to more than it', () => {
-  const cases: [number, string[]][] = [
-    [0, ['dir_cache=no', 'attr_timeout=0', 'entry_timeout=0']],
-    [0.5, ['dir_cache=no', 'attr_timeout=0.5', 'entry_timeout=0.5']],
-    [1, ['dir_cache=yes', 'dcache_timeout=0', 'attr_timeout=0', 'entry_timeout=0']],
-    [1.5, ['dir_cache=yes', 'dcache_timeout=0', 'attr_timeout=0.5', 'entry_timeout=0.5']],
-    [2, ['dir_cache=yes', 'dcache_timeout=0', 'attr_timeout=1', 'entry_timeout=1']],
-    [2.7, ['dir_cache=yes', 'dcache_timeout=0', 'attr_timeout=1', 'entry_timeout=1']],
-    [20, ['dir_cache=yes', 'dcache_timeout=18', 'attr_timeout=1', 'entry_timeout=1']],
-    [3600, ['dir_cache=yes', 'dcache_timeout=3598', 'attr_timeout=1', 'entry_timeout=1']],
+  // [cache_timeout, ticks of sshfs's clock per second, rendered]
+  const cases: [number, number, string[]][] = [
+    [0, 1, ['dir_cache=no', 'attr_timeout=0', 'entry_timeout=0']],
+    [0.5, 1, ['dir_cache=no', 'attr_timeout=0.5', 'entry_timeout=0.5']],
+    [1, 1, ['dir_cache=yes', 'dcache_timeout=0', 'attr_timeout=0', 'entry_timeout=0']],
+    [1.5, 1, ['dir_cache=yes', 'dcache_timeout=0', 'attr_timeout=0.5', 'entry_timeout=0.5']],
+    [2, 1, ['dir_cache=yes', 'dcache_timeout=0', 'attr_timeout=1', 'entry_timeout=1']],
+    [2.7, 1, ['dir_cache=yes', 'dcache_timeout=0', 'attr_timeout=1', 'entry_timeout=1']],
+    [20, 1, ['dir_cache=yes', 'dcache_timeout=18', 'attr_timeout=1', 'entry_timeout=1']],
+    [0.2, 4, ['dir_cache=no', 'attr_timeout=0.2', 'entry_timeout=0.2']],
+    [0.25, 4, ['dir_cache=yes', 'dcache_timeout=0', 'attr_timeout=0', 'entry_timeout=0']],
+    [0.5, 4, ['dir_cache=yes', 'dcache_timeout=0', 'attr_timeout=0.25', 'entry_timeout=0.25']],
+    [1, 4, ['dir_cache=yes', 'dcache_timeout=1', 'attr_timeout=0.5', 'entry_timeout=0.5']],
+    [1.3, 4, ['dir_cache=yes', 'dcache_timeout=1', 'attr_timeout=0.65', 'entry_timeout=0.65']],
+    [2, 4, ['dir_cache=yes', 'dcache_timeout=3', 'attr_timeout=1', 'entry_timeout=1']],
+    [20, 4, ['dir_cache=yes', 'dcache_timeout=75', 'attr_timeout=1', 'entry_timeout=1']],
+    [3600, 4, ['dir_cache=yes', 'dcache_timeout=14395', 'attr_timeout=1', 'entry_timeout=1']],
   ];
-  for (const [timeout, expected] of cases) {
-    it(`cache_timeout=${timeout}`, () => {
-      const rendered = cacheOptions(timeout);
+  for (const [timeout, ticks, expected] of cases) {
+    it(`cache_timeout=${timeout} with ${ticks} tick(s) a second`, () => {
+      const rendered = cacheOptions(timeout, ticks);
       assert.deepEqual(rendered, expected);
-      // sshfs keeps an entry to the end of the second after its whole-second timeout.
+      // sshfs keeps an entry to the end of the tick after its timeout.
       const value = (key: string): number => Number(rendered.find((o) => o.startsWith(`${key}=`))?.split('=')[1] ?? 'NaN');
-      const bound = value('attr_timeout') + (rendered.includes('dir_cache=yes') ? value('dcache_timeout') + 1 : 0);
+      const bound = value('attr_timeout') + (rendered.includes('dir_cache=yes') ? (value('dcache_timeout') + 1) / ticks : 0);
       assert.ok(bound <= timeout + 1e-9, `stale for up to ${bound} s`);
       assert.ok(Number.isInteger(value('dcache_timeout')) || rendered.includes('dir_cache=no'), 'sshfs parses no fractions');
     });

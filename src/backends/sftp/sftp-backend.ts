@@ -19,6 +19,7 @@ import { hostKeyFromBlob, knownHostsLine } from './host-keys';
 import { operationError } from './remote-errors';
 import { statvfs, type RemoteUsage } from './remote-usage';
 import { sshConfigText } from './ssh-config';
+import { findSshfsClock } from './sshfs-clock';
 import { SshfsProcess, type SshfsLaunch } from './sshfs-process';
 import { KNOWN_HOSTS_PLACEHOLDER, SshfsShares, type ShareRecipe } from './sshfs-shares';
 import { sshfsOptions } from './sshfs-options';
@@ -59,6 +60,7 @@ export class SftpBackend implements Backend {
   private readonly gate = new HandshakeGate();
   private readonly control = new ControlConnections(this.gate);
   private readonly shares: SshfsShares;
+  private readonly clock = findSshfsClock();
   private readonly health = new Map<string, VolumeHealth>();
   private readonly keysDir: string;
   private readonly filesDir: string;
@@ -77,6 +79,9 @@ export class SftpBackend implements Backend {
     this.keysDir = path.join(config.dataDir, 'keys');
     this.filesDir = path.join(config.dataDir, 'sftp');
     this.shares = new SshfsShares(path.join(config.runDir, 'sftp-shares'), config.log);
+    if (this.clock.ticksPerSecond === 1) {
+      config.log.warn('sshfs-clock.so is missing (run npm run build): sshfs caches in whole seconds, so the kernel caches less and metadata is slower');
+    }
   }
 
   /** The backend with its store catalogue, whose local copy is loaded before the daemon listens. */
@@ -188,7 +193,8 @@ export class SftpBackend implements Backend {
     return {
       sshConfig: sshConfigText(settings, KNOWN_HOSTS_PLACEHOLDER, hostKeyType),
       knownHosts,
-      options: sshfsOptions(settings),
+      options: sshfsOptions(settings, this.clock.ticksPerSecond),
+      env: this.clock.env,
       root: settings.remotePath.startsWith('/') ? '/' : '',
       passwordFile: settings.passwordFile,
       password,

@@ -1,17 +1,17 @@
 import type { SftpSettings } from './sftp-settings';
 
 /**
- * The sshfs -o list for a volume. Built only from typed settings, never from option
- * strings, so nothing a user typed reaches sshfs unchecked.
+ * The sshfs -o list for a volume, for sshfs's cache clock (sshfs-clock.ts). Built only from
+ * typed settings, never from option strings, so nothing a user typed reaches sshfs unchecked.
  */
-export function sshfsOptions(settings: SftpSettings): string[] {
+export function sshfsOptions(settings: SftpSettings, ticksPerSecond: number): string[] {
   const options = [
     'reconnect',
     // Local root is the remote user: the engine chowns image data it copies into an empty
     // volume (and docker cp chowns), which the server refuses for other owners.
     'idmap=user',
     `max_conns=${settings.connections}`,
-    ...cacheOptions(settings.cacheTimeout),
+    ...cacheOptions(settings.cacheTimeout, ticksPerSecond),
     'negative_timeout=0',
   ];
   if (settings.allowOther) options.push('allow_other');
@@ -26,17 +26,19 @@ export function sshfsOptions(settings: SftpSettings): string[] {
 /**
  * The caches, so that another host's change (a name, attributes, content) shows here within
  * cache_timeout seconds. Two caches stack: sshfs's own (listings and the attributes each
- * listing carries; whole seconds only, and it keeps an entry up to the end of the second
- * after its timeout, so dcache_timeout=D is stale for up to D+1 s) and the kernel's
- * (attr/entry_timeout, fractions allowed). sshfs's cache is what makes a walk cheap: without
- * it (dir_cache=no) every stat after a listing is one more round trip to the server.
- *   T < 1: sshfs's cache off, the kernel's T.
- *   T >= 1: the kernel's K = min(1, T-1), sshfs's D = floor(T-1-K): D + 1 + K <= T.
+ * listing carries) and the kernel's (attr/entry_timeout, fractions allowed). sshfs counts
+ * its timeout in ticks of its clock (whole seconds, or 1/4 s with sshfs-clock.so) and keeps
+ * an entry to the end of the tick after its timeout: dcache_timeout=D is stale for up to
+ * (D+1) ticks. sshfs's cache saves a round trip to the server per stat after a listing; the
+ * kernel's saves a trip through FUSE to sshfs, which on a fast link costs as much.
+ *   T shorter than one tick: sshfs's cache off, the kernel's T.
+ *   Else the kernel's K = min(1, T/2, T - 1 tick) and sshfs's D = floor((T-K) * ticks) - 1,
+ *   so that (D+1)/ticks + K <= T: half each up to 2 s, the kernel never more than 1 s.
  */
-export function cacheOptions(timeout: number): string[] {
-  if (timeout < 1) return ['dir_cache=no', `attr_timeout=${timeout}`, `entry_timeout=${timeout}`];
-  const kernel = Math.min(1, round3(timeout - 1));
-  const sshfs = Math.floor(round3(timeout - 1 - kernel));
+export function cacheOptions(timeout: number, ticksPerSecond: number): string[] {
+  if (timeout < 1 / ticksPerSecond) return ['dir_cache=no', `attr_timeout=${timeout}`, `entry_timeout=${timeout}`];
+  const kernel = round3(Math.min(1, timeout / 2, timeout - 1 / ticksPerSecond));
+  const sshfs = Math.floor(round3((timeout - kernel) * ticksPerSecond)) - 1;
   return ['dir_cache=yes', `dcache_timeout=${sshfs}`, `attr_timeout=${kernel}`, `entry_timeout=${kernel}`];
 }
 

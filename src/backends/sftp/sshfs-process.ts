@@ -16,6 +16,8 @@ export interface SshfsLaunch {
   /** Handed over on stdin (password_stdin); never argv, never the environment. */
   password: string | undefined;
   options: readonly string[];
+  /** Added to sshfs's minimal environment: its cache clock (sshfs-clock.ts). */
+  env: Readonly<Record<string, string>>;
   timeoutMs: number;
 }
 
@@ -43,7 +45,7 @@ export class SshfsProcess {
   static async start(launch: SshfsLaunch): Promise<SshfsProcess> {
     const log = fs.openSync(launch.logFile, 'w', 0o600);
     const args = ['-f', '-F', launch.sshConfigFile, `${SSH_HOST_ALIAS}:${launch.remotePath}`, launch.mountpoint, '-o', launch.options.join(',')];
-    const child = spawn('sshfs', args, { stdio: ['pipe', log, log], env: minimalEnv(), detached: true });
+    const child = spawn('sshfs', args, { stdio: ['pipe', log, log], env: { ...minimalEnv(), ...launch.env }, detached: true });
     fs.closeSync(log);
     const spawnError = new Promise<Error>((resolve) => child.once('error', resolve));
     const stdin = child.stdin;

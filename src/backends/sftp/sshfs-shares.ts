@@ -16,6 +16,8 @@ export interface ShareRecipe {
   sshConfig: string;
   knownHosts: string;
   options: readonly string[];
+  /** sshfs's environment beyond the minimal one; the options already say what it changes. */
+  env: Readonly<Record<string, string>>;
   /** Volumes with an absolute path share a mount of '/', the others one of the login directory. */
   root: '/' | '';
   /** The file the password came from: part of what makes a share, where the password is not. */
@@ -193,6 +195,7 @@ export class SshfsShares {
       logFile: path.join(dir, 'sshfs.log'),
       password: recipe.password,
       options: recipe.options,
+      env: recipe.env,
       timeoutMs: recipe.timeoutMs,
     });
     const entry = (await readMounts()).find((mount) => mount.mountPoint === mountpoint);
