@@ -9,12 +9,13 @@
  *   - a storm of simultaneous Mounts: how many failed, how long it took;
  *   - the SSH connections the server holds while those volumes all write.
  * The daemons run as `node MAIN` outside Docker (build both first).
- * Usage: npx tsx scripts/bench.d/sharing.ts OLD_MAIN [--rounds N] [--size MiB] [--rtt 0,10] [--storm N]
+ * Usage: npx tsx scripts/bench.d/sharing.ts OLD_MAIN [--rounds N] [--size MiB] [--rtt 0,10] [--storm N] [--out PAGE.md]
  *   e.g. git worktree add /tmp/old 3ee3346 && ln -s "$PWD/node_modules" /tmp/old/ && (cd /tmp/old && npx tsc -p .)
  *        npx tsx scripts/bench.d/sharing.ts /tmp/old/dist/main.js
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { cleanup, DaemonProcess, delay, makeDirs, MAIN } from '../../test/support/daemon-process';
 import { startLatencyProxy, type LatencyProxy } from '../../test/support/latency-proxy';
@@ -29,13 +30,14 @@ const flag = (name: string, fallback: string): string => {
 };
 const OLD_MAIN = args[0];
 if (OLD_MAIN === undefined || OLD_MAIN.startsWith('--') || !fs.existsSync(OLD_MAIN)) {
-  console.error('usage: npx tsx scripts/bench.d/sharing.ts OLD_MAIN [--rounds N] [--size MiB] [--rtt 0,10] [--storm N]');
+  console.error('usage: npx tsx scripts/bench.d/sharing.ts OLD_MAIN [--rounds N] [--size MiB] [--rtt 0,10] [--storm N] [--out PAGE.md]');
   process.exit(2);
 }
 const ROUNDS = Number(flag('--rounds', '3'));
 const SIZE_MIB = Number(flag('--size', '256'));
 const RTTS = flag('--rtt', '0,10').split(',').map(Number);
 const STORM = Number(flag('--storm', '60'));
+const OUT = flag('--out', '');
 const MOUNT_SAMPLES = 5;
 
 const BUILDS = { old: OLD_MAIN, new: MAIN } as const;
@@ -159,8 +161,15 @@ async function oneBuild(build: Build, sshd: TestSshd, port: number, round: numbe
   return out;
 }
 
+/** What is printed is also the page (--out): tables, then every round's figures. */
+const page: string[] = [];
+const say = (line: string): void => {
+  console.log(line);
+  page.push(line);
+};
+
 async function main(): Promise<void> {
-  console.log(`sharing bench: old ${OLD_MAIN}, new ${MAIN}; ${ROUNDS} rounds, ${SIZE_MIB} MiB per volume, storm ${STORM}, RTT ${RTTS.join(', ')} ms`);
+  say(`sharing bench: old ${OLD_MAIN}, new ${MAIN}; ${ROUNDS} rounds, ${SIZE_MIB} MiB per volume, storm ${STORM}, RTT ${RTTS.join(', ')} ms`);
   const sshd = await TestSshd.start({ extraConfig: ['MaxStartups 10:30:100'] });
   try {
     for (const rtt of RTTS) {
@@ -174,22 +183,33 @@ async function main(): Promise<void> {
           for (const build of order) {
             const figures = await oneBuild(build, sshd, port, round);
             samples[build].push(figures);
-            console.log(`  rtt ${rtt} ms, round ${round + 1}, ${build}: ${JSON.stringify(figures, (_, v: unknown) => (typeof v === 'number' ? Number(v.toFixed(1)) : v))}`);
+            say(`- rtt ${rtt} ms, round ${round + 1}, ${build}: ${JSON.stringify(figures, (_, v: unknown) => (typeof v === 'number' ? Number(v.toFixed(1)) : v))}`);
           }
         }
       } finally {
         proxy?.stop();
       }
-      console.log(`\n| RTT ${rtt} ms (median of ${ROUNDS}) | old | new | new/old |\n|---|---|---|---|`);
+      say(`\n| RTT ${rtt} ms (median of ${ROUNDS}) | old | new | new/old |\n|---|---|---|---|`);
       for (const [figure, label] of Object.entries(FIGURES) as [Figure, string][]) {
         const of = (build: Build): number => median(samples[build].map((s) => s[figure] ?? NaN));
         const ratio = of('old') === 0 ? '' : `${(of('new') / of('old')).toFixed(2)}x`;
-        console.log(`| ${label} | ${of('old').toFixed(1)} | ${of('new').toFixed(1)} | ${ratio} |`);
+        say(`| ${label} | ${of('old').toFixed(1)} | ${of('new').toFixed(1)} | ${ratio} |`);
       }
-      console.log('');
+      say('');
     }
   } finally {
     await sshd.dispose();
+  }
+  if (OUT !== '') {
+    const header = [
+      '# Connection sharing: this build against an earlier one',
+      '',
+      `Written by \`npx tsx scripts/bench.d/sharing.ts\` on ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC (${os.cpus().length} cpus, load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}).`,
+      'Both daemons run outside Docker against one OpenSSH sshd with stock MaxStartups, on loopback and through a latency proxy;',
+      'within a round the two builds alternate and their order rotates. Medians of the rounds; every round is listed after the tables.',
+      '',
+    ];
+    fs.writeFileSync(OUT, `${[...header, ...page].join('\n')}\n`);
   }
 }
 

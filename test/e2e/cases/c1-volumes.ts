@@ -2,10 +2,20 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { TestSshd } from '../../support/sshd';
+import { processesOf } from '../../support/sftp-fixtures';
 import { BUSYBOX, PLUGIN, type Engine } from '../support/engine';
 import { assertCreatedAt, serverFile, sftpOptions } from '../support/helpers';
 import { timedDescribe } from '../support/timings';
 import { PASSWORD_FILE, World } from '../support/world';
+
+/** A /proc file of a process, '' once it is gone. */
+function readProcFile(pid: number, name: string): string {
+  try {
+    return fs.readFileSync(`/proc/${pid}/${name}`, 'utf8');
+  } catch {
+    return '';
+  }
+}
 
 export function volumeLifecycle(world: World): void {
   timedDescribe(world.timings, 'case 1: volume create, inspect, ls, rm; data from one container to the next', function () {
@@ -62,6 +72,10 @@ export function volumeLifecycle(world: World): void {
       // The plugin raised the FUSE mount's read-ahead (through its own sysfs: /sys is read-only in a plugin).
       const readAhead = await a.runContainer(['-v', 'c1-sftp:/data'], "d=$(awk '$5 == \"/data\" {print $3}' /proc/self/mountinfo); cat /sys/class/bdi/$d/read_ahead_kb");
       assert.equal(readAhead.trim(), '1024', 'read-ahead of the SFTP mount');
+      // The plugin's sshfs (its share, kept SFTP_IDLE_UNMOUNT seconds) runs on the cache clock the image ships.
+      const shares = processesOf('sshfs').filter((pid) => readProcFile(pid, 'cmdline').includes('/run/docker-volume-sftp/sftp-shares/'));
+      assert.ok(shares.length > 0, 'no sshfs share of the plugin found on the host');
+      for (const pid of shares) assert.match(readProcFile(pid, 'maps'), /\/app\/dist\/sshfs-clock\.so/, 'the plugin runs sshfs without its clock library');
 
       await a.dockerOk(['volume', 'rm', 'c1-sftp']);
       assert.ok(!(await a.volumeNames()).includes('c1-sftp'));
