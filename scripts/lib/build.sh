@@ -6,6 +6,7 @@
 #   BASE_IMAGE          image for the Dockerfile's stages; default: the Dockerfile's
 #                       own default if present or pullable, else built by scripts/base-image
 #   DVS_BUILD_CONTEXT   build context holding Dockerfile, package*.json, tsconfig.json,
+#                       scripts/build-native,
 #                       src/ (default: the repository root)
 #   DVS_IMAGE           tag of the built image (default docker-volume-sftp:dev)
 #   NPM_EXTRA_CA_FILE   PEM bundle whose certificates npm inside the build must also

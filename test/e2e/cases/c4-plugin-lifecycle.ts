@@ -8,7 +8,7 @@ import { timedDescribe } from '../support/timings';
 import { ROOT, type World } from '../support/world';
 
 /** Files the Dockerfile and scripts/lib/build.sh need from a build context. */
-const CONTEXT_FILES = ['Dockerfile', '.dockerignore', 'package.json', 'package-lock.json', 'tsconfig.json', 'config.json', 'src'];
+const CONTEXT_FILES = ['Dockerfile', '.dockerignore', 'package.json', 'package-lock.json', 'tsconfig.json', 'config.json', 'src', 'scripts/build-native'];
 
 export function pluginLifecycle(world: World): void {
   timedDescribe(world.timings, 'case 4: plugin disable + enable, and upgrade to a new build through a local registry', function () {
