@@ -141,18 +141,9 @@ async function oneBuild(build: Build, sshd: TestSshd, port: number, round: numbe
     out.stormSeconds = (Date.now() - started) / 1000;
     const mounted = replies.filter((reply) => reply.body.Err === '').map((reply) => String(reply.body.Mountpoint));
     out.stormFailed = STORM - mounted.length;
-    let most = 0;
-    let sampling = true;
-    const sampler = (async () => {
-      while (sampling) {
-        most = Math.max(most, sshd.connectionCount());
-        await delay(20);
-      }
-    })();
-    await Promise.all(mounted.map((mountpoint) => fs.promises.writeFile(path.join(mountpoint, 'busy'), Buffer.alloc(1024 * 1024, 1))));
-    sampling = false;
-    await sampler;
-    out.connections = most;
+    out.connections = await sshd.mostConnectionsDuring(() =>
+      Promise.all(mounted.map((mountpoint) => fs.promises.writeFile(path.join(mountpoint, 'busy'), Buffer.alloc(1024 * 1024, 1)))),
+    );
     for (const name of storm) await daemon.client.call('/VolumeDriver.Unmount', { Name: name, ID: 'bench' });
   } finally {
     await daemon.stop();

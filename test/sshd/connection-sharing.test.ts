@@ -62,17 +62,7 @@ describe('SSH connections shared by the volumes of a server (a real sshd, real s
       const names = Array.from({ length: volumes }, (_, i) => `pool-${volumes}-${i}`);
       for (const name of names) await daemon.client.create(name, sftpOptions(sshd, name));
       const mountpoints = await Promise.all(names.map((name) => daemon.client.mount(name, 'c')));
-      let most = 0;
-      let sampling = true;
-      const sampler = (async () => {
-        while (sampling) {
-          most = Math.max(most, sshd.connectionCount());
-          await delay(20);
-        }
-      })();
-      await busyWrites(mountpoints);
-      sampling = false;
-      await sampler;
+      const most = await sshd.mostConnectionsDuring(() => busyWrites(mountpoints));
       const serving = new Set(mountpoints.flatMap((mountpoint) => sshfsServing(mountpoint)));
       assert.equal(serving.size, 1, `${volumes} volumes of one server are served by ${serving.size} sshfs processes`);
       counts[volumes] = most;

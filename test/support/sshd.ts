@@ -391,6 +391,25 @@ export class TestSshd {
 
   // ------------------------------------------------------------ helpers for tests
 
+  /** The most connections the server held while `work` ran (sampled every 20 ms). */
+  async mostConnectionsDuring(work: () => Promise<unknown>): Promise<number> {
+    let most = this.connectionCount();
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        most = Math.max(most, this.connectionCount());
+        await sleep(20);
+      }
+    })();
+    try {
+      await work();
+    } finally {
+      sampling = false;
+      await sampler;
+    }
+    return most;
+  }
+
   /**
    * SSH connections the server holds now: the listener forks one monitor process per
    * connection (OpenSSH 9.2: "sshd: user [priv]"), with the session processes below it.
