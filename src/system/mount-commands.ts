@@ -1,4 +1,5 @@
 import { PluginError } from '../errors';
+import { isMountPoint } from './mountinfo';
 import { run } from './run';
 
 /** `mount --bind`, with the kernel's reason in the error when it fails. */
@@ -20,4 +21,9 @@ export async function unmount(target: string): Promise<void> {
   if (lazy.code !== 0) {
     throw new PluginError('BACKEND_FAILED', `could not unmount ${target}: ${lazy.stderr.trim() || first.stderr.trim()}`);
   }
+}
+
+/** Detaches every mount stacked at `target` (a stale bind under a fresh one, say); at most 8. */
+export async function unmountAll(target: string): Promise<void> {
+  for (let i = 0; i < 8 && (await isMountPoint(target)); i += 1) await unmount(target);
 }

@@ -35,6 +35,13 @@ export async function readMounts(): Promise<MountEntry[]> {
   return parseMountinfo(await readFile('/proc/self/mountinfo', 'utf8'));
 }
 
+/** The mount on top at `dir` (mounts stack; a path lookup sees the last one), if any. */
+export function topMountAt(mounts: readonly MountEntry[], dir: string): MountEntry | undefined {
+  let found: MountEntry | undefined;
+  for (const mount of mounts) if (mount.mountPoint === dir) found = mount;
+  return found;
+}
+
 export async function isMountPoint(dir: string): Promise<boolean> {
   return (await readMounts()).some((entry) => entry.mountPoint === dir);
 }

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { parseMountinfo } from '../../src/system/mountinfo';
+import { parseMountinfo, topMountAt } from '../../src/system/mountinfo';
 import { DaemonProcess, makeDirs, type DaemonDirs } from './daemon-process';
 import type { TestSshd } from './sshd';
 
@@ -59,8 +59,8 @@ const argvOf = (pid: number): string[] => {
  */
 export function sshfsServing(mountpoint: string): number[] {
   const mounts = parseMountinfo(fs.readFileSync('/proc/self/mountinfo', 'utf8'));
-  const volume = [...mounts].reverse().find((entry) => entry.mountPoint === mountpoint && entry.fsType === 'fuse.sshfs');
-  if (volume === undefined) return [];
+  const volume = topMountAt(mounts, mountpoint);
+  if (volume?.fsType !== 'fuse.sshfs') return [];
   const shares = mounts.filter((entry) => entry.device === volume.device && entry.root === '/').map((entry) => entry.mountPoint);
   return processesOf('sshfs').filter((pid) => argvOf(pid).some((arg) => shares.includes(arg)));
 }

@@ -4,7 +4,7 @@ import { describe, PluginError } from '../../errors';
 import type { Logger } from '../../log';
 import type { VolumeOptions } from '../../options/schema';
 import { writeFileAtomic } from '../../system/atomic-write';
-import { unmount } from '../../system/mount-commands';
+import { unmountAll } from '../../system/mount-commands';
 import { isMountPoint } from '../../system/mountinfo';
 import { pathUnder } from '../../system/paths';
 import { terminate } from '../../system/processes';
@@ -299,7 +299,7 @@ export class SftpBackend implements Backend {
     this.log.warn('detaching a stale mount', { volume: spec.name });
     // An sshfs of its own at the mountpoint: left by a version that ran one per volume.
     const orphan = await SshfsProcess.adopt(spec.mountpoint);
-    while (await isMountPoint(spec.mountpoint)) await unmount(spec.mountpoint);
+    await unmountAll(spec.mountpoint);
     if (orphan !== undefined) await terminate(orphan.pid);
   }
 

@@ -5,8 +5,8 @@ import { KeyedMutex } from '../../common/keyed-mutex';
 import { describe, PluginError } from '../../errors';
 import type { Logger } from '../../log';
 import { writeFileAtomic } from '../../system/atomic-write';
-import { bindMount, unmount } from '../../system/mount-commands';
-import { readMounts, type MountEntry } from '../../system/mountinfo';
+import { bindMount, unmountAll } from '../../system/mount-commands';
+import { readMounts, topMountAt } from '../../system/mountinfo';
 import { raiseReadAhead } from '../../system/read-ahead';
 import { SshfsProcess, type SshfsLaunch } from './sshfs-process';
 
@@ -75,12 +75,7 @@ export class SshfsShares {
    * a symbolic link on the way would have been followed on this host, not on the server.
    */
   async bind(volume: string, mountpoint: string, remotePath: string, recipe: ShareRecipe, start: ShareStarter): Promise<void> {
-    const key = SshfsShares.keyOf(recipe);
-    const share = await this.lock.run(key, async () => {
-      const live = await this.liveShare(key, recipe, start);
-      live.users.add(volume);
-      return live;
-    });
+    const share = await this.join(recipe, start, volume);
     try {
       await this.bindInto(share, mountpoint, remotePath, recipe.server);
       this.bound.set(volume, share);
@@ -96,13 +91,8 @@ export class SshfsShares {
    * connection made. The hold is a user of its own, so a share's life stays a count.
    */
   async warm(recipe: ShareRecipe, start: ShareStarter, holdMs: number): Promise<void> {
-    const key = SshfsShares.keyOf(recipe);
     const hold = `${WARM}${crypto.randomUUID()}`;
-    const share = await this.lock.run(key, async () => {
-      const live = await this.liveShare(key, recipe, start);
-      live.users.add(hold);
-      return live;
-    });
+    const share = await this.join(recipe, start, hold);
     setTimeout(() => void this.leave(share, hold), holdMs).unref();
   }
 
@@ -154,7 +144,7 @@ export class SshfsShares {
 
   /** At recovery: the bind at `mountpoint`, when it is of a live adopted share, is kept. */
   async claim(volume: string, mountpoint: string): Promise<boolean> {
-    const entry = lastMountAt(await readMounts(), mountpoint);
+    const entry = topMountAt(await readMounts(), mountpoint);
     const share = entry === undefined ? undefined : [...this.shares.values()].find((candidate) => candidate.device === entry.device);
     if (share === undefined || !share.process.alive) return false;
     share.users.add(volume);
@@ -171,6 +161,16 @@ export class SshfsShares {
     }
   }
 
+  /** Counts `user` in the recipe's share, started first if none serves. */
+  private join(recipe: ShareRecipe, start: ShareStarter, user: string): Promise<Share> {
+    const key = SshfsShares.keyOf(recipe);
+    return this.lock.run(key, async () => {
+      const live = await this.liveShare(key, recipe, start);
+      live.users.add(user);
+      return live;
+    });
+  }
+
   private async liveShare(key: string, recipe: ShareRecipe, start: ShareStarter): Promise<Share> {
     const existing = this.shares.get(key);
     if (existing?.process.alive) return existing;
@@ -181,8 +181,7 @@ export class SshfsShares {
     }
     const dir = path.join(this.dir, key);
     const mountpoint = path.join(dir, 'mnt');
-    await fs.mkdirp(this.dir, { mode: 0o700 });
-    await fs.mkdirp(mountpoint, { mode: 0o700 });
+    await fs.mkdirp(mountpoint, { mode: 0o700 }); // and its parents, this.dir among them
     await unmountAll(mountpoint);
     const knownHostsFile = path.join(dir, 'known_hosts');
     const sshConfigFile = path.join(dir, 'ssh_config');
@@ -234,7 +233,7 @@ export class SshfsShares {
     }
     await fs.mkdirp(mountpoint);
     await bindMount(source, mountpoint);
-    const entry = lastMountAt(await readMounts(), mountpoint);
+    const entry = topMountAt(await readMounts(), mountpoint);
     if (entry?.device !== share.device || entry.root !== wanted) {
       await unmountAll(mountpoint);
       throw leadsElsewhere;
@@ -267,19 +266,4 @@ export class SshfsShares {
     this.shares.clear();
     this.bound.clear();
   }
-}
-
-/** Detaches every mount stacked at `dir` (a stale bind under a fresh one, say). */
-async function unmountAll(dir: string): Promise<void> {
-  for (let i = 0; i < 8; i += 1) {
-    if (!(await readMounts()).some((mount) => mount.mountPoint === dir)) return;
-    await unmount(dir);
-  }
-}
-
-/** The mount on top at `dir`: the one a path lookup sees. */
-function lastMountAt(mounts: readonly MountEntry[], dir: string): MountEntry | undefined {
-  let found: MountEntry | undefined;
-  for (const mount of mounts) if (mount.mountPoint === dir) found = mount;
-  return found;
 }
