@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { cleanup, DaemonProcess, delay, makeDirs } from '../support/daemon-process';
-import { eventually, installCredentials, processesOf, sftpOptions, sshfsServing } from '../support/sftp-fixtures';
+import { eventually, installCredentials, processesOf, sftpOptions, sshfsServing, sshfsUnder } from '../support/sftp-fixtures';
 import { TestSshd } from '../support/sshd';
 
 /** The default `connections`: the most SSH connections one sshfs share opens. */
@@ -183,3 +183,38 @@ describe('SSH connections shared by the volumes of a server (a real sshd, real s
     assert.equal(fs.existsSync(path.join(daemon.dirs.mountRoot, 'through-x', 'secret')), false);
   });
 });
+
+describe('a Create starts its server\'s share for the Mount that follows (a real sshd, real sshfs)', function () {
+  this.timeout(120_000);
+  let sshd: TestSshd;
+  let daemon: DaemonProcess;
+
+  before(async () => {
+    sshd = await TestSshd.start();
+    const dirs = makeDirs('dvs-sharing-warm');
+    await installCredentials(sshd, dirs);
+    daemon = await DaemonProcess.start(dirs, { SFTP_IDLE_UNMOUNT: '3' });
+  });
+  after(async () => {
+    await daemon.stop();
+    cleanup(daemon.dirs.base);
+    await sshd.dispose();
+  });
+
+  it('has the share running before the first Mount, serves that Mount from it, and lets it go SFTP_IDLE_UNMOUNT seconds after the Create', async () => {
+    await daemon.client.create('warmed', sftpOptions(sshd, 'warmed'));
+    const [warmPid] = await eventually('the share started by the Create', () => {
+      const running = sshfsUnder(daemon.dirs.runDir);
+      assert.equal(running.length, 1, 'no sshfs share after the Create');
+      return running;
+    });
+    const mountpoint = await daemon.client.mount('warmed', 'c');
+    assert.deepEqual(sshfsServing(mountpoint), [warmPid], 'the Mount did not use the share the Create started');
+    await daemon.client.unmount('warmed', 'c');
+
+    await daemon.client.create('unused', sftpOptions(sshd, 'unused'));
+    await eventually('a share for the new volume', () => assert.equal(sshfsUnder(daemon.dirs.runDir).length, 1));
+    await eventually('the share released once its hold and the idle time have passed', () => assert.deepEqual(sshfsUnder(daemon.dirs.runDir), []), 15_000, 200);
+  });
+});
+
