@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { cleanup, DaemonProcess, delay, makeDirs, mountsUnder } from '../support/daemon-process';
 import { eventually, installCredentials, sftpOptions, sshfsUnder } from '../support/sftp-fixtures';
@@ -95,4 +96,40 @@ describe('SFTP server loss while a container writes', function () {
     assert.equal(((await daemon.client.get('later')).Status as { mounts: number }).mounts, 0);
     console.log(`      dead server: Create failed in ${createMs} ms, Mount in ${mountMs} ms`);
   });
+
+  // sshfs mounts before it connects and unmounts when the connection fails: a Mount must
+  // not take that brief mount, or the empty directory left under it, for a served volume.
+  it('fails a Mount whose connections the server drops after accepting them, with the reason', async () => {
+    await daemon.client.create('dropped', sftpOptions(sshd, 'dropped', { connect_timeout: '4' }));
+    await sshd.kill();
+    const dropper = await dropAfterAccepting(sshd.port);
+    try {
+      for (const holdMs of [0, 5, 20, 50, 100]) {
+        dropper.holdMs = holdMs;
+        const error = await daemon.client.err('/VolumeDriver.Mount', { Name: 'dropped', ID: `hold-${holdMs}` });
+        assert.match(error, /sshfs could not mount the volume: .*(closed|reset)/i, `with connections dropped after ${holdMs} ms`);
+        assert.equal(((await daemon.client.get('dropped')).Status as { mounts: number }).mounts, 0);
+      }
+      assert.ok(dropper.accepted >= 10, `only ${dropper.accepted} connections reached the server`);
+      assert.deepEqual(sshfsUnder(daemon.dirs.runDir), [], 'sshfs left running');
+      console.log(`      dropped connections: ${dropper.accepted} accepted and dropped over 5 Mounts, every Mount failed with the reason`);
+    } finally {
+      dropper.server.close();
+    }
+  });
 });
+
+/** A server on `port` that accepts TCP connections and closes each after `holdMs`, saying nothing. */
+async function dropAfterAccepting(port: number): Promise<{ server: net.Server; holdMs: number; accepted: number }> {
+  const dropper = { server: net.createServer(), holdMs: 0, accepted: 0 };
+  dropper.server.on('connection', (socket) => {
+    dropper.accepted += 1;
+    socket.on('error', () => undefined);
+    setTimeout(() => socket.destroy(), dropper.holdMs);
+  });
+  await new Promise<void>((resolve, reject) => {
+    dropper.server.once('error', reject);
+    dropper.server.listen(port, '127.0.0.1', resolve);
+  });
+  return dropper;
+}

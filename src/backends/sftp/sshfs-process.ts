@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { PluginError } from '../../errors';
 import { unmount } from '../../system/mount-commands';
-import { isMountPoint } from '../../system/mountinfo';
+import { isMountPoint, readMounts, topMountAt } from '../../system/mountinfo';
 import { findProcesses, isAlive, terminate } from '../../system/processes';
 import { minimalEnv, run } from '../../system/run';
 import { SSH_HOST_ALIAS } from './ssh-config';
@@ -23,9 +23,16 @@ export interface SshfsLaunch {
 
 const POLL_MS = 25;
 
-async function answers(mountpoint: string, timeoutMs: number): Promise<boolean> {
-  const result = await run('stat', ['-c', '%F', '--', mountpoint], { timeoutMs: Math.max(timeoutMs, 1000) });
-  return result.code === 0 && result.stdout.trim() === 'directory';
+/**
+ * The FUSE mount at `mountpoint` answers: a stat goes through FUSE to the server, and its
+ * device must be the mount's. sshfs mounts before it connects and unmounts when the
+ * connection fails, so a stat that lands after that unmount sees the empty directory
+ * below: a directory, but not the mount's device. (A stat process, not fs.stat: a hung
+ * FUSE mount would hold one of node's few file-system threads for good.)
+ */
+async function answers(mountpoint: string, device: string, timeoutMs: number): Promise<boolean> {
+  const result = await run('stat', ['-c', '%F %Hd:%Ld', '--', mountpoint], { timeoutMs: Math.max(timeoutMs, 1000) });
+  return result.code === 0 && result.stdout.trim() === `directory ${device}`;
 }
 
 /**
@@ -66,9 +73,9 @@ export class SshfsProcess {
       if (sshfs.exitedAt !== null) {
         throw new PluginError('BACKEND_FAILED', `sshfs could not mount the volume: ${sshfs.lastError() ?? `it exited with status ${child.exitCode}`}`);
       }
-      // Listed is not enough: sshfs can appear briefly and die. A stat goes through FUSE to
-      // the server, so its success proves the connection serves the mountpoint.
-      if ((await isMountPoint(launch.mountpoint)) && (await answers(launch.mountpoint, deadline - Date.now())) && sshfs.alive) return sshfs;
+      // Listed is not enough: sshfs mounts before it connects (and unmounts if that fails).
+      const entry = topMountAt(await readMounts(), launch.mountpoint);
+      if (entry !== undefined && (await answers(launch.mountpoint, entry.device, deadline - Date.now())) && sshfs.alive) return sshfs;
       if (Date.now() > deadline) {
         await sshfs.stop();
         throw new PluginError('REMOTE_UNREACHABLE', `sshfs did not mount the volume within ${Math.round(launch.timeoutMs / 1000)} s: ${sshfs.lastError() ?? 'no reason given'}`);

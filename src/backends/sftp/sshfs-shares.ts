@@ -200,7 +200,8 @@ export class SshfsShares {
     const entry = (await readMounts()).find((mount) => mount.mountPoint === mountpoint);
     if (entry === undefined) {
       await process.stop();
-      throw new PluginError('BACKEND_FAILED', `sshfs for ${recipe.server} started but its mount is not in the mount table`);
+      // It served a stat a moment ago, so the connection broke right after it was made.
+      throw new PluginError('REMOTE_UNREACHABLE', `sshfs for ${recipe.server} mounted and then stopped: ${process.lastError() ?? 'no reason given'}`);
     }
     await raiseReadAhead(mountpoint);
     const share: Share = { key, mountpoint, process, device: entry.device, users: new Set() };
