@@ -19,40 +19,50 @@ const REPO = path.resolve(__dirname, '..', '..');
 
 function usage(): string {
   return `Usage: scripts/bench-metadata [--quick] [--rtt LIST] [--only-peers LIST] [--workloads LIST]
-                              [--files N] [--rounds N] [--out DIR] [--dir DIR]
-  --quick            ${describeFiles(QUICK.files)}; ${QUICK.rounds} round; writes to
+                              [--files N|LIST] [--rounds N|LIST] [--out DIR] [--dir DIR]
+  --quick            ${describeFiles(QUICK.files)}; 1 round; writes to
                      /tmp/dvs-bench-metadata-quick unless --out
   --rtt LIST         round-trip times in ms (default 0,10,50)
   --only-peers LIST  peers to run (default all): ${PEER_IDS.join(', ')}
   --workloads LIST   default ${DEFAULT_WORKLOADS.join(',')}; also: ${WORKLOAD_IDS.filter((w) => !DEFAULT_WORKLOADS.includes(w)).join(', ')}
   --files N|LIST     files in the tree and the tarball, a multiple of 100, for every RTT or
                      as RTT:N,... (default ${describeFiles(FULL.files)})
-  --rounds N         rounds (default ${FULL.rounds})
+  --rounds N|LIST    rounds, for every RTT or as RTT:N,... (default ${describePerRtt(FULL.rounds, 'rounds')})
   --out DIR          where benchmarks-metadata.{md,json,svg} go (default docs/)
   --dir DIR          working directory: sshd, mounts, logs (default /run/dvs-bench-metadata)
 npx tsx scripts/bench.d/metadata-report.ts [DIR] rebuilds the page from DIR/benchmarks-metadata.json.`;
 }
 
 /**
- * Files per round-trip time. Every cost here grows with the file count (directories always
- * hold 100), so ratios between peers do not depend on it; but a small file costs 4 to 6
- * round trips to create and the matrix has 10 peers × 7 workloads, about 10 s per file
- * and round at 50 ms: 1,000 files there would take hours. --files overrides.
+ * Files and rounds per round-trip time. Every cost here grows with the file count
+ * (directories always hold 100), so ratios between peers do not depend on it; but a small
+ * file costs 4 to 6 round trips to create and the matrix has 10 peers × 7 workloads, about
+ * 10 s per file and round at 50 ms: 1,000 files there would take hours. On loopback it is
+ * the other way: a walk of 1,000 files takes 30 to 60 ms, and samples that short spread by
+ * ±50% on a 2-CPU machine (a process start, a wake-up on the wrong CPU), so 0 ms gets more
+ * files and more rounds. --files and --rounds override.
  */
-const FULL = { files: { 0: 1000, 10: 200, 50: 100 } as Record<number, number>, rounds: 3 };
-const QUICK = { files: { 0: 200, 10: 100, 50: 100 } as Record<number, number>, rounds: 1 };
+const FULL = { files: { 0: 5000, 10: 200, 50: 100 } as Record<number, number>, rounds: { 0: 5, 10: 3, 50: 3 } as Record<number, number> };
+const QUICK = { files: { 0: 200, 10: 100, 50: 100 } as Record<number, number>, rounds: { 0: 1 } as Record<number, number> };
 
 /** The table's count for an RTT it does not list: the count of the nearest RTT listed. */
-function filesFor(table: Record<number, number>, rtt: number): number {
+function perRtt(table: Record<number, number>, rtt: number): number {
   const listed = Object.keys(table).map(Number);
   const nearest = listed.reduce((a, b) => (Math.abs(b - rtt) < Math.abs(a - rtt) ? b : a));
   return table[nearest]!;
 }
 
-const describeFiles = (table: Record<number, number>): string =>
+const describePerRtt = (table: Record<number, number>, what: string): string =>
   Object.entries(table)
-    .map(([rtt, n]) => `${n} at ${rtt} ms`)
+    .map(([rtt, n]) => `${n}${what === '' ? '' : ` ${what}`} at ${rtt} ms`)
     .join(', ');
+const describeFiles = (table: Record<number, number>): string => describePerRtt(table, 'files');
+
+/** N for every RTT, or RTT:N,... */
+function parsePerRtt(text: string, what: string, positive: (text: string, what: string) => number): Record<number, number> {
+  if (!text.includes(':')) return { 0: positive(text, what) };
+  return Object.fromEntries(text.split(',').map((part) => [Number(part.split(':')[0]), positive(part.split(':')[1] ?? '', what)]));
+}
 
 interface Args {
   quick: boolean;
@@ -61,7 +71,8 @@ interface Args {
   workloads: WorkloadId[];
   /** Files per RTT. */
   files: Record<number, number>;
-  rounds: number;
+  /** Rounds per RTT. */
+  rounds: Record<number, number>;
   out: string;
   dir: string;
 }
@@ -72,7 +83,7 @@ function parseArgs(argv: string[]): Args {
   let peers = PEER_IDS;
   let workloads = DEFAULT_WORKLOADS;
   let files: Record<number, number> | undefined;
-  let rounds: number | undefined;
+  let rounds: Record<number, number> | undefined;
   let out = '';
   let dir = '/run/dvs-bench-metadata';
   const list = <T extends string>(text: string, known: readonly T[], what: string): T[] => {
@@ -101,13 +112,8 @@ function parseArgs(argv: string[]): Args {
       });
     } else if (a === '--only-peers') peers = list(value(), PEER_IDS, 'peer');
     else if (a === '--workloads') workloads = list(value(), WORKLOAD_IDS, 'workload');
-    else if (a === '--files') {
-      const text = value();
-      files = text.includes(':')
-        ? Object.fromEntries(text.split(',').map((part) => [Number(part.split(':')[0]), positive(part.split(':')[1] ?? '', '--files')]))
-        : { 0: positive(text, '--files') };
-    }
-    else if (a === '--rounds') rounds = positive(value(), '--rounds');
+    else if (a === '--files') files = parsePerRtt(value(), '--files', positive);
+    else if (a === '--rounds') rounds = parsePerRtt(value(), '--rounds', positive);
     else if (a === '--out') out = path.resolve(value());
     else if (a === '--dir') dir = path.resolve(value());
     else if (a === '-h' || a === '--help') {
@@ -116,12 +122,12 @@ function parseArgs(argv: string[]): Args {
     } else throw new Error(`unknown argument ${a}\n${usage()}`);
   }
   const sizes = quick ? QUICK : FULL;
-  const table = files ?? sizes.files;
-  const perRtt = Object.fromEntries(rtts.map((rtt) => [rtt, filesFor(table, rtt)]));
-  if (Object.values(perRtt).some((n) => n % 100 !== 0)) throw new Error('--files must be a multiple of 100');
+  const filesPerRtt = Object.fromEntries(rtts.map((rtt) => [rtt, perRtt(files ?? sizes.files, rtt)]));
+  const roundsPerRtt = Object.fromEntries(rtts.map((rtt) => [rtt, perRtt(rounds ?? sizes.rounds, rtt)]));
+  if (Object.values(filesPerRtt).some((n) => n % 100 !== 0)) throw new Error('--files must be a multiple of 100');
   if (out === '') out = quick ? '/tmp/dvs-bench-metadata-quick' : path.join(REPO, 'docs');
   if (peers.length === 0 || workloads.length === 0 || rtts.length === 0) throw new Error('nothing to run');
-  return { quick, rtts, peers, workloads, files: perRtt, rounds: rounds ?? sizes.rounds, out, dir };
+  return { quick, rtts, peers, workloads, files: filesPerRtt, rounds: roundsPerRtt, out, dir };
 }
 
 async function machine(): Promise<Record<string, string>> {
@@ -165,7 +171,7 @@ async function main(): Promise<void> {
     errors: [],
   };
   const store = new ResultStore(results, file);
-  log(`${results.mode} run: files ${describeFiles(args.files)}; ${args.rounds} round(s), RTT ${args.rtts.join('/')} ms, ${args.peers.length} peers × ${args.workloads.length} workloads; output in ${args.out}`);
+  log(`${results.mode} run: ${describeFiles(args.files)}; ${describePerRtt(args.rounds, 'rounds')}; RTT ${args.rtts.join('/')} ms, ${args.peers.length} peers × ${args.workloads.length} workloads; output in ${args.out}`);
 
   let world: MetadataWorld | undefined;
   let interrupted = false;
@@ -202,9 +208,10 @@ async function main(): Promise<void> {
     const started = performance.now();
     for (const rtt of args.rtts) {
       const fixture = fixtures.get(rtt)!;
-      for (let round = 0; round < args.rounds; round += 1) {
+      const rounds = args.rounds[rtt]!;
+      for (let round = 0; round < rounds; round += 1) {
         const order = rotate(args.peers, round);
-        log(`RTT ${rtt} ms, round ${round + 1}/${args.rounds}: ${order.join(', ')}`);
+        log(`RTT ${rtt} ms, round ${round + 1}/${rounds}: ${order.join(', ')}`);
         for (const workload of args.workloads) {
           const line: string[] = [];
           for (const peer of order) {
