@@ -84,15 +84,18 @@ describe('SFTP server loss while a container writes', function () {
   });
 
   it('fails Create and Mount against a dead server within their timeouts, well inside Docker\'s', async () => {
-    await daemon.client.create('later', sftpOptions(sshd, 'later', { connect_timeout: '3' }));
+    await daemon.client.create('later', sftpOptions(sshd, 'later'));
     await sshd.kill();
     let started = Date.now();
     assert.match(await daemon.client.err('/VolumeDriver.Create', { Name: 'dead', Opts: sftpOptions(sshd, 'dead') }), /connection refused/);
     const createMs = Date.now() - started;
     started = Date.now();
-    assert.match(await daemon.client.err('/VolumeDriver.Mount', { Name: 'later', ID: 'x' }), /sshfs could not mount|Connection refused|did not mount/i);
+    assert.match(await daemon.client.err('/VolumeDriver.Mount', { Name: 'later', ID: 'x' }), /sshfs could not mount the volume: .*Connection refused/);
     const mountMs = Date.now() - started;
-    assert.ok(createMs < 30_000 && mountMs < 30_000, `Create ${createMs} ms, Mount ${mountMs} ms`);
+    assert.ok(createMs < 30_000, `Create took ${createMs} ms`);
+    // Nothing listens: that is not sshd refusing a burst (MaxStartups), so not worth the
+    // whole connect_timeout (10 s) of tries.
+    assert.ok(mountMs < 3000, `Mount took ${mountMs} ms against a server that refuses connections`);
     assert.equal(((await daemon.client.get('later')).Status as { mounts: number }).mounts, 0);
     console.log(`      dead server: Create failed in ${createMs} ms, Mount in ${mountMs} ms`);
   });

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { DefaultStore } from '../../src/backends/sftp/default-store';
 import { SFTP_OPTIONS } from '../../src/backends/sftp/sftp-options';
+import { isRefusedHandshake } from '../../src/backends/sftp/handshake-gate';
 import { resolveSettings } from '../../src/backends/sftp/sftp-settings';
 import { cacheOptions } from '../../src/backends/sftp/sshfs-options';
 import { checkOptions } from '../../src/options/schema';
@@ -95,4 +96,23 @@ describe('cache_timeout: the caches it renders never add up to more than it', ()
       assert.ok(Number.isInteger(value('dcache_timeout')) || rendered.includes('dir_cache=no'), 'sshfs parses no fractions');
     });
   }
+});
+
+describe('a refused handshake (tried again) and a failed connection (not)', () => {
+  // The texts as sshfs and ssh2 report them (sshfs's last lines: ssh's, then its own).
+  const refused = [
+    'sshfs could not mount the volume: kex_exchange_identification: read: Connection reset by peer Connection reset by 127.0.0.1 port 2222 read: Connection reset by peer',
+    'sshfs could not mount the volume: kex_exchange_identification: Connection closed by remote host Connection closed by 127.0.0.1 port 2222 read: Connection reset by peer',
+    'ssh_exchange_identification: read: Connection reset by peer',
+    'Connection timed out during banner exchange',
+    'Connection lost before handshake',
+  ];
+  const failed = [
+    'sshfs could not mount the volume: ssh: connect to host 127.0.0.1 port 2222: Connection refused read: Connection reset by peer',
+    'sshfs could not mount the volume: Host key verification failed. read: Connection reset by peer',
+    'sshfs could not mount the volume: dvstest@127.0.0.1: Permission denied (publickey). read: Connection reset by peer',
+    'connect ECONNREFUSED 127.0.0.1:2222',
+  ];
+  for (const message of refused) it(`tries again: ${message}`, () => assert.equal(isRefusedHandshake(message), true));
+  for (const message of failed) it(`fails at once: ${message}`, () => assert.equal(isRefusedHandshake(message), false));
 });

@@ -48,9 +48,14 @@ export class HandshakeGate {
   }
 }
 
-/** What sshd's refusal of a connection beyond MaxStartups looks like from the client. */
+/**
+ * What sshd's refusal of a connection beyond MaxStartups looks like from the client: ssh's
+ * words, or ssh2's. Not a bare "Connection reset by peer": sshfs prints "read: Connection
+ * reset by peer" after every failed ssh, so a server that is down (connection refused)
+ * would be tried again for the whole connect timeout.
+ */
 export const isRefusedHandshake = (message: string): boolean =>
-  /kex_exchange_identification|banner exchange|Connection closed by remote host|Connection reset by peer|lost before handshake/i.test(message);
+  /exchange_identification|banner exchange|Connection closed by remote host|Connection reset by \S+ port|lost before handshake/i.test(message);
 
 /** Backoff before attempt `attempt` (2, 3, ...): doubling from 100 ms, capped at 2 s, with ±50% jitter. */
 export const handshakeBackoffMs = (attempt: number): number => Math.min(2000, 100 * 2 ** (attempt - 2)) * (0.5 + Math.random());
