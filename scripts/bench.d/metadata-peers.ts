@@ -34,6 +34,7 @@ export type PeerId =
   | 'today-autocache'
   | 'ours'
   | 'ours-ct20'
+  | 'ours-ct20-c1'
   | 'rclone';
 
 /**
@@ -81,6 +82,13 @@ export const PEERS: Record<PeerId, PeerInfo> = {
   'today-autocache': { kind: 'sshfs-profile', label: "today's, auto_cache", short: 'auto_cache', color: '#8c564b', change: { auto_cache: '' } },
   ours: { kind: 'ours', label: 'ours (default), options rendered by src/', short: 'ours default', color: '#d62728', volumeOptions: {} },
   'ours-ct20': { kind: 'ours', label: 'ours with cache_timeout=20', short: 'ours ct=20', color: '#ff9896', volumeOptions: { cache_timeout: '20' } },
+  'ours-ct20-c1': {
+    kind: 'ours',
+    label: 'ours with cache_timeout=20,connections=1',
+    short: 'ours ct=20 c=1',
+    color: '#9467bd',
+    volumeOptions: { cache_timeout: '20', connections: '1' },
+  },
   rclone: { kind: 'rclone', label: 'rclone mount, sftp remote, its defaults', short: 'rclone', color: '#2ca02c' },
 };
 
