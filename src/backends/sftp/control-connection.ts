@@ -95,20 +95,15 @@ export class ControlConnections {
  * handshake the server refused (too many at once) further retries with backoff and jitter
  * for as long as the connect timeout allows.
  */
-async function connectWithRetry(target: ControlTarget, gate: HandshakeGate, onClosed: () => void): Promise<Connected> {
-  const server = `${target.host}:${target.port}`;
-  const deadline = Date.now() + target.connectTimeoutSeconds * 1000;
-  for (let attempt = 1; ; attempt += 1) {
-    try {
-      return await gate.run(server, () => connectOnce(target, onClosed));
-    } catch (error) {
-      if (error instanceof PluginError || !isTransient(error)) throw wrap(error, target);
-      const refused = isRefusedHandshake(describe(error));
-      const wait = refused ? handshakeBackoffMs(attempt + 1) : RETRY_BACKOFF_MS;
-      if ((attempt > 1 && !refused) || Date.now() + wait > deadline) throw wrap(error, target, attempt);
-      await new Promise((resolve) => setTimeout(resolve, wait));
-    }
-  }
+function connectWithRetry(target: ControlTarget, gate: HandshakeGate, onClosed: () => void): Promise<Connected> {
+  return gate.runRetrying(`${target.host}:${target.port}`, Date.now() + target.connectTimeoutSeconds * 1000, () => connectOnce(target, onClosed), {
+    retry: (error, attempt) => {
+      if (error instanceof PluginError || !isTransient(error)) return undefined;
+      if (isRefusedHandshake(describe(error))) return handshakeBackoffMs(attempt + 1);
+      return attempt === 1 ? RETRY_BACKOFF_MS : undefined;
+    },
+    giveUp: (error, attempts) => wrap(error, target, attempts),
+  });
 }
 
 function wrap(error: unknown, target: ControlTarget, attempts = 1): PluginError {

@@ -1,3 +1,11 @@
+/** When a failed connection attempt is tried again, and what the caller is told when not. */
+export interface RetryPolicy {
+  /** The wait before attempt `attempt + 1`, or undefined to give up now. */
+  retry(error: unknown, attempt: number): number | undefined;
+  /** The error to throw after `attempts` tries; `outOfTime`: a retry was wanted, the deadline forbade it. */
+  giveUp(error: unknown, attempts: number, outOfTime: boolean): Error;
+}
+
 /**
  * At most `limit` SSH handshakes in flight per server. OpenSSH's sshd drops new
  * unauthenticated connections at random once 10 are in flight (MaxStartups 10:30:100), so a
@@ -10,6 +18,24 @@ export class HandshakeGate {
   private readonly waiting = new Map<string, (() => void)[]>();
 
   constructor(readonly limit = 8) {}
+
+  /**
+   * Runs `work` through the gate until it succeeds, `retry` says not to try again (its
+   * wait in ms, or undefined), or the wait would pass `deadline`; the last error then goes
+   * through `giveUp` with the number of attempts and whether time ran out.
+   */
+  async runRetrying<T>(server: string, deadline: number, work: () => Promise<T>, policy: RetryPolicy): Promise<T> {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await this.run(server, work);
+      } catch (error) {
+        const wait = policy.retry(error, attempt);
+        if (wait === undefined) throw policy.giveUp(error, attempt, false);
+        if (Date.now() + wait > deadline) throw policy.giveUp(error, attempt, true);
+        await new Promise((resolve) => setTimeout(resolve, wait));
+      }
+    }
+  }
 
   async run<T>(server: string, work: () => Promise<T>): Promise<T> {
     await this.enter(server);

@@ -220,28 +220,26 @@ export class SftpBackend implements Backend {
    * connections opening at once: MaxStartups) is tried again with backoff and jitter while
    * the connect timeout lasts; the error then says how often it was tried.
    */
-  private async startSshfs(settings: SftpSettings, launch: SshfsLaunch): Promise<SshfsProcess> {
+  private startSshfs(settings: SftpSettings, launch: SshfsLaunch): Promise<SshfsProcess> {
     const server = `${settings.host}:${settings.port}`;
     const started = Date.now();
-    const deadline = started + settings.connectTimeoutSeconds * 1000;
-    for (let attempt = 1; ; attempt += 1) {
-      try {
-        return await this.gate.run(server, () => SshfsProcess.start(launch));
-      } catch (error) {
+    return this.gate.runRetrying(server, started + settings.connectTimeoutSeconds * 1000, () => SshfsProcess.start(launch), {
+      retry: (error, attempt) => {
+        if (!(error instanceof PluginError) || !isRefusedHandshake(error.message)) return undefined;
         const wait = handshakeBackoffMs(attempt + 1);
-        if (!(error instanceof PluginError) || !isRefusedHandshake(error.message)) throw error;
-        if (Date.now() + wait > deadline) {
-          throw new PluginError(
-            error.code,
-            `${error.message} (tried ${attempt} times in ${((Date.now() - started) / 1000).toFixed(1)} s: ${server} refused new SSH connections; ` +
-              `raise MaxStartups in its sshd_config, or start fewer containers at once)`,
-            { cause: error },
-          );
-        }
-        this.log.debug('handshake refused; trying again', { server, attempt, waitMs: Math.round(wait) });
-        await new Promise((resolve) => setTimeout(resolve, wait));
-      }
-    }
+        this.log.debug('handshake refused', { server, attempt, retryInMs: Math.round(wait) });
+        return wait;
+      },
+      giveUp: (error, attempts, outOfTime) => {
+        if (!outOfTime || !(error instanceof PluginError)) return error instanceof Error ? error : new Error(describe(error));
+        return new PluginError(
+          error.code,
+          `${error.message} (tried ${attempts} times in ${((Date.now() - started) / 1000).toFixed(1)} s: ${server} refused new SSH connections; ` +
+            `raise MaxStartups in its sshd_config, or start fewer containers at once)`,
+          { cause: error },
+        );
+      },
+    });
   }
 
   async unmount(spec: VolumeSpec): Promise<void> {
