@@ -43,7 +43,7 @@ export function topMountAt(mounts: readonly MountEntry[], dir: string): MountEnt
 }
 
 export async function isMountPoint(dir: string): Promise<boolean> {
-  return (await readMounts()).some((entry) => entry.mountPoint === dir);
+  return topMountAt(await readMounts(), dir) !== undefined;
 }
 
 /** Mounts at any of `dirs` or anywhere below them, from one read of the mount table. */

@@ -129,7 +129,7 @@ export class SshfsShares {
     const mounts = await readMounts();
     for (const key of await fs.readdir(this.dir)) {
       const mountpoint = path.join(this.dir, key, 'mnt');
-      const entry = mounts.find((mount) => mount.mountPoint === mountpoint);
+      const entry = topMountAt(mounts, mountpoint);
       const process = await SshfsProcess.adopt(mountpoint);
       if (entry !== undefined && process !== undefined) {
         this.shares.set(key, { key, mountpoint, process, device: entry.device, users: new Set() });
@@ -197,13 +197,13 @@ export class SshfsShares {
       env: recipe.env,
       timeoutMs: recipe.timeoutMs,
     });
-    const entry = (await readMounts()).find((mount) => mount.mountPoint === mountpoint);
+    const entry = topMountAt(await readMounts(), mountpoint);
     if (entry === undefined) {
       await process.stop();
       // It served a stat a moment ago, so the connection broke right after it was made.
       throw new PluginError('REMOTE_UNREACHABLE', `sshfs for ${recipe.server} mounted and then stopped: ${process.lastError() ?? 'no reason given'}`);
     }
-    await raiseReadAhead(mountpoint);
+    await raiseReadAhead(entry.device);
     const share: Share = { key, mountpoint, process, device: entry.device, users: new Set() };
     this.shares.set(key, share);
     this.log.info('sshfs share started', { share: key, server: recipe.server, pid: process.pid });
