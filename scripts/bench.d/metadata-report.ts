@@ -146,19 +146,18 @@ function chart(f: Figures, subtitle: string): string {
 
 // ------------------------------------------------------------------ page
 
+/** A count per round-trip time as text: "5000 files at 0 ms, 200 files at 10 ms". */
+export const describePerRtt = (table: Record<string | number, number>, what: string): string =>
+  Object.entries(table)
+    .map(([rtt, n]) => `${n}${what === '' ? '' : ` ${what}`} at ${rtt} ms`)
+    .join(', ');
+
 export function renderMetadataReport(results: Results, dir: string): void {
   const f = new Figures(results);
   const p = results.params as { files: Record<string, number>; rounds: number | Record<string, number>; rtts: number[]; recipes?: Record<string, MountRecipe> };
-  const files = Object.entries(p.files)
-    .map(([rtt, n]) => `${n} at ${rtt} ms`)
-    .join(', ');
+  const files = describePerRtt(p.files, '');
   // One count for every RTT in pages written before rounds were set per RTT.
-  const rounds =
-    typeof p.rounds === 'number'
-      ? `${p.rounds} round(s)`
-      : Object.entries(p.rounds)
-          .map(([rtt, n]) => `${n} round(s) at ${rtt} ms`)
-          .join(', ');
+  const rounds = typeof p.rounds === 'number' ? `${p.rounds} round(s)` : describePerRtt(p.rounds, 'round(s)');
   const date = (results.finishedAt ?? results.startedAt).slice(0, 16).replace('T', ' ');
   const subtitle = `files of 4 KiB: ${files}; ${rounds}; bar: median, whisker: min-max; ${results.machine.cpus ?? ''}; ${date} UTC`;
   const svgName = 'benchmarks-metadata.svg';

@@ -12,7 +12,7 @@ import { run } from '../../test/support/run';
 import { log } from './lib/proc';
 import { ResultStore, type Results } from './lib/results';
 import { MetadataWorld, PEER_IDS, PEERS, type PeerId } from './metadata-peers';
-import { renderMetadataReport } from './metadata-report';
+import { describePerRtt, renderMetadataReport } from './metadata-report';
 import { DEFAULT_WORKLOADS, Fixture, WORKLOAD_IDS, WORKLOADS, prepareScratch, runWorkload, warmConnections, type WorkloadId } from './metadata-workloads';
 
 const REPO = path.resolve(__dirname, '..', '..');
@@ -52,10 +52,6 @@ function perRtt(table: Record<number, number>, rtt: number): number {
   return table[nearest]!;
 }
 
-const describePerRtt = (table: Record<number, number>, what: string): string =>
-  Object.entries(table)
-    .map(([rtt, n]) => `${n}${what === '' ? '' : ` ${what}`} at ${rtt} ms`)
-    .join(', ');
 const describeFiles = (table: Record<number, number>): string => describePerRtt(table, 'files');
 
 /** N for every RTT, or RTT:N,... */
