@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { DefaultStore } from '../../src/backends/sftp/default-store';
 import { SFTP_OPTIONS } from '../../src/backends/sftp/sftp-options';
-import { HandshakeGate, isRefusedHandshake } from '../../src/backends/sftp/handshake-gate';
+import { HandshakeGate, isRefusedHandshake } from '../../src/backends/sftp/control/handshake-gate';
 import { resolveSettings } from '../../src/backends/sftp/sftp-settings';
-import { cacheOptions } from '../../src/backends/sftp/sshfs-options';
+import { cacheOptions } from '../../src/backends/sftp/sshfs/sshfs-options';
 import { checkOptions } from '../../src/options/schema';
 
 const store = new DefaultStore({ host: 'store.example', port: '2222', user: 'dvs', identity: 'id_store', basePath: '/srv/volumes' });

@@ -3,7 +3,7 @@ import type SftpClient from 'ssh2-sftp-client';
 import { describe, PluginError } from '../../../errors';
 import type { Logger } from '../../../log';
 import type { CatalogueEntry, HostIdentity } from '../../backend';
-import type { Connected, ControlConnections, ControlTarget } from '../control-connection';
+import type { Connected, ControlConnections, ControlTarget } from '../control/control-connections';
 import { parseEntry, parseHost, parseTombstone, type Lease, type Tombstone } from './catalogue-records';
 
 export interface ListedEntry {

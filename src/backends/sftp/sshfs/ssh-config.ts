@@ -1,5 +1,5 @@
-import { hostKeyAlgorithms } from './host-keys';
-import type { SftpSettings } from './sftp-settings';
+import { hostKeyAlgorithms } from '../control/host-keys';
+import type { SftpSettings } from '../sftp-settings';
 
 /** The Host alias sshfs connects to; everything about the server is in the config file. */
 export const SSH_HOST_ALIAS = 'dvs-volume';

@@ -1,4 +1,4 @@
-import type { SftpSettings } from './sftp-settings';
+import type { SftpSettings } from '../sftp-settings';
 
 /**
  * The sshfs -o list for a volume, for sshfs's cache clock (sshfs-clock.ts). Built only from

@@ -1,10 +1,10 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import { PluginError } from '../../errors';
-import { unmount } from '../../system/mount-commands';
-import { isMountPoint, readMounts, topMountAt } from '../../system/mountinfo';
-import { findProcesses, isAlive, terminate } from '../../system/processes';
-import { minimalEnv, run } from '../../system/run';
+import { PluginError } from '../../../errors';
+import { unmount } from '../../../system/mount-commands';
+import { isMountPoint, readMounts, topMountAt } from '../../../system/mountinfo';
+import { findProcesses, isAlive, terminate } from '../../../system/processes';
+import { minimalEnv, run } from '../../../system/run';
 import { SSH_HOST_ALIAS } from './ssh-config';
 
 export interface SshfsLaunch {

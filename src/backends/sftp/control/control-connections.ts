@@ -1,8 +1,8 @@
 import type { SFTPWrapper } from 'ssh2';
 import type SftpClient from 'ssh2-sftp-client';
 import fs from 'node:fs/promises';
-import { describe, PluginError } from '../../errors';
-import { KeyedMutex } from '../../common/keyed-mutex';
+import { describe, PluginError } from '../../../errors';
+import { KeyedMutex } from '../../../common/keyed-mutex';
 import { fingerprintOf, hostKeyFromBlob, knownHostsTrust, sameFingerprint, type HostKey } from './host-keys';
 import { handshakeBackoffMs, HandshakeGate, isRefusedHandshake } from './handshake-gate';
 import { connectError, isTransient, type Target } from './remote-errors';

@@ -1,13 +1,13 @@
 import crypto from 'node:crypto';
 import fs from 'fs-extra';
 import path from 'node:path';
-import { KeyedMutex } from '../../common/keyed-mutex';
-import { describe, PluginError } from '../../errors';
-import type { Logger } from '../../log';
-import { writeFileAtomic } from '../../system/atomic-write';
-import { bindMount, unmountAll } from '../../system/mount-commands';
-import { readMounts, topMountAt } from '../../system/mountinfo';
-import { raiseReadAhead } from '../../system/read-ahead';
+import { KeyedMutex } from '../../../common/keyed-mutex';
+import { describe, PluginError } from '../../../errors';
+import type { Logger } from '../../../log';
+import { writeFileAtomic } from '../../../system/atomic-write';
+import { bindMount, unmountAll } from '../../../system/mount-commands';
+import { readMounts, topMountAt } from '../../../system/mountinfo';
+import { raiseReadAhead } from '../../../system/read-ahead';
 import { SshfsProcess, type SshfsLaunch } from './sshfs-process';
 
 /** What makes an sshfs mount: volumes that agree on all of it can share one. */

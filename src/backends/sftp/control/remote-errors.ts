@@ -1,4 +1,4 @@
-import { PluginError } from '../../errors';
+import { PluginError } from '../../../errors';
 
 export interface Target {
   host: string;

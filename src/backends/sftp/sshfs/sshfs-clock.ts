@@ -14,7 +14,7 @@ export interface SshfsClock {
  * The build puts sshfs-clock.so (sshfs-clock.c) next to main.js. Without it sshfs counts
  * whole seconds and cache_timeout gives the kernel's cache less (sshfs-options.ts).
  */
-export function findSshfsClock(library = path.join(__dirname, '..', '..', 'sshfs-clock.so')): SshfsClock {
+export function findSshfsClock(library = path.join(__dirname, '..', '..', '..', 'sshfs-clock.so')): SshfsClock {
   if (!fs.existsSync(library)) return { ticksPerSecond: 1, env: {} };
   return { ticksPerSecond: CLOCK_TICKS, env: { LD_PRELOAD: library, SSHFS_CLOCK_TICKS: String(CLOCK_TICKS) } };
 }
