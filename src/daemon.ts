@@ -39,7 +39,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
   const loaded = await readStateFile(stateFile, backends.kinds());
   if (loaded.tornTailBytes > 0) log.warn('dropping an unfinished last change from the state file', { bytes: loaded.tornTailBytes });
   const journal = StateJournal.open(stateFile, () => loaded.volumes.values(), loaded);
-  const service = new VolumeService({ table: new VolumeTable(loaded.volumes, journal), backends, mountRoot: config.mountRoot, log });
+  const service = new VolumeService({ table: new VolumeTable(loaded.volumes, journal), registry: backends, mountRoot: config.mountRoot, log });
 
   const server = await listenOnSocket(config.socketPath, createApp({ driver: service, log }));
   log.info('listening', { socket: config.socketPath, volumes: loaded.volumes.size, scope: service.scope });

@@ -98,8 +98,8 @@ export interface SharedCatalogue {
   names(): IterableIterator<string>;
   /** Seconds since the catalogue was last read from the store; undefined when never. */
   ageSeconds(): number | undefined;
-  /** A name not in memory, asked of the store now; bounded in time, so it may miss. */
-  lookup(name: string): Promise<StoreLookup>;
+  /** A name `find` did not know, asked of the store now; bounded in time, so it may miss. */
+  findOnStore(name: string): Promise<StoreLookup>;
   /** Publishes a new volume; returns the entry that holds the name (ours or a winner's). */
   publish(entry: CatalogueEntry): Promise<CatalogueEntry>;
   /** Takes a volume off the store; refuses (IN_USE) while another host has it mounted. */

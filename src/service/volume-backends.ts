@@ -47,11 +47,11 @@ export class VolumeBackends {
     return undefined;
   }
 
-  /** Asks every shared catalogue's store for `name`: a record, who removed it, or nothing. */
-  async lookUp(name: string): Promise<VolumeRecord | { removed: NonNullable<StoreLookup['removed']> } | undefined> {
+  /** Asks every shared catalogue's store for a name none has in memory: a record, who removed it, or nothing. */
+  async findOnStores(name: string): Promise<VolumeRecord | { removed: NonNullable<StoreLookup['removed']> } | undefined> {
     let removed: StoreLookup['removed'];
     for (const { backend, catalogue } of this.registry.catalogues()) {
-      const found = await catalogue.lookup(name);
+      const found = await catalogue.findOnStore(name);
       if (found.entry !== undefined) return { name, backend: backend.kind, options: found.entry.options, createdAt: found.entry.createdAt, mounts: emptyMounts() };
       removed ??= found.removed;
     }

@@ -15,7 +15,7 @@ import { formatOptions, VolumeViews } from './volume-views';
 
 export interface VolumeServiceDeps {
   table: VolumeTable;
-  backends: BackendRegistry;
+  registry: BackendRegistry;
   mountRoot: string;
   log: Logger;
 }
@@ -39,7 +39,7 @@ export class VolumeService implements VolumeDriver {
   constructor(private readonly deps: VolumeServiceDeps) {
     this.table = deps.table;
     this.log = deps.log;
-    this.backends = new VolumeBackends(deps.backends, deps.mountRoot);
+    this.backends = new VolumeBackends(deps.registry, deps.mountRoot);
     this.views = new VolumeViews(this.table, this.backends);
     this.idle = new IdleReleases(this.lock, this.table, this.backends, deps.log);
     this.sharing = new SharedVolumes(this.lock, this.table, this.backends, this.idle, deps.log);
@@ -51,7 +51,7 @@ export class VolumeService implements VolumeDriver {
     return this.lock.run(name, async () => {
       const existing = this.table.get(name);
       if (existing !== undefined && sameOptions(existing.options, options)) return;
-      const backend = this.deps.backends.choose(options);
+      const backend = this.deps.registry.choose(options);
       checkOptions(backend.kind, backend.options, options, backend.refused);
       const record: VolumeRecord = { name, backend: backend.kind, options: { ...options }, createdAt: new Date().toISOString(), mounts: emptyMounts() };
       const catalogue = this.backends.shared(record);
@@ -62,7 +62,7 @@ export class VolumeService implements VolumeDriver {
           `volume ${name} already exists with other options (${formatOptions(existing.options)}); remove it first, or create it with the same options`,
         );
       }
-      const listed = catalogue === undefined ? undefined : (catalogue.find(name) ?? (await catalogue.lookup(name)).entry);
+      const listed = catalogue === undefined ? undefined : (catalogue.find(name) ?? (await catalogue.findOnStore(name)).entry);
       if (listed !== undefined && !sameOptions(listed.options, options)) return this.sharing.adoptOverruling(listed, record, options);
       const spec = this.backends.spec(record);
       backend.checkSpec(spec);
@@ -97,7 +97,7 @@ export class VolumeService implements VolumeDriver {
   remove(rawName: unknown): Promise<void> {
     const name = checkVolumeName(rawName);
     return this.lock.run(name, async () => {
-      const record = await this.views.known(name);
+      const record = await this.views.requireRecord(name);
       const count = mountCount(record);
       if (count > 0) {
         const ids = Object.keys(record.mounts).length;
@@ -222,7 +222,7 @@ export class VolumeService implements VolumeDriver {
 
   /** A volume created on another host becomes this host's on its first Mount here. */
   private async adopt(name: string): Promise<VolumeRecord> {
-    const record = await this.views.known(name);
+    const record = await this.views.requireRecord(name);
     await this.table.insert(record);
     this.log.info('adopted a volume from the store catalogue', { volume: name });
     return record;

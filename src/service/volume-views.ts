@@ -23,8 +23,8 @@ export class VolumeViews {
    * host created a moment ago is found: the engine would otherwise make a local-driver
    * volume of that name.
    */
-  async known(name: string): Promise<VolumeRecord> {
-    const record = this.table.get(name) ?? this.backends.fromCatalogues(name) ?? (await this.backends.lookUp(name));
+  async requireRecord(name: string): Promise<VolumeRecord> {
+    const record = this.table.get(name) ?? this.backends.fromCatalogues(name) ?? (await this.backends.findOnStores(name));
     if (record !== undefined && !('removed' in record)) return record;
     const removed = record?.removed;
     throw new PluginError(
@@ -34,11 +34,11 @@ export class VolumeViews {
   }
 
   async path(rawName: unknown): Promise<string> {
-    return this.backends.mountpoint(await this.known(checkVolumeName(rawName)));
+    return this.backends.mountpoint(await this.requireRecord(checkVolumeName(rawName)));
   }
 
   async get(rawName: unknown): Promise<VolumeDetails> {
-    const record = await this.known(checkVolumeName(rawName));
+    const record = await this.requireRecord(checkVolumeName(rawName));
     const spec = this.backends.spec(record);
     const catalogue = this.backends.shared(record);
     const age = catalogue?.ageSeconds();

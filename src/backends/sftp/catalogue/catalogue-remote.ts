@@ -14,8 +14,8 @@ export interface ListedEntry {
 
 const isMissing = (error: unknown): boolean => /no such file|ENOENT|No such/i.test(String((error as Error)?.message ?? error)) || (error as { code?: unknown })?.code === 2;
 
-/** What the store says of a name: its record, or who removed it, or nothing. */
-export interface Lookup {
+/** What the store holds for a name: its record, or the tombstone of who removed it, or neither. */
+export interface RecordOrTombstone {
   entry?: CatalogueEntry | undefined;
   removed?: Tombstone | undefined;
 }
@@ -113,7 +113,7 @@ export class CatalogueRemote {
   }
 
   /** One name, read from the store now: its record, else its tombstone. */
-  lookup(name: string): Promise<Lookup> {
+  readName(name: string): Promise<RecordOrTombstone> {
     return this.with(`look up volume ${name}`, async (client) => {
       const entry = await readJson(client, this.recordFile(name), (text) => parseEntry(text, name));
       if (entry !== undefined) return { entry };
@@ -198,7 +198,7 @@ export class CatalogueRemote {
    * Writes or renews this host's lease (the server stamps its mtime), then says whether the
    * volume is still on the store: its record, or no sign that a Remove took it off.
    */
-  renewLease(name: string): Promise<Lookup & { present: boolean }> {
+  renewLease(name: string): Promise<RecordOrTombstone & { present: boolean }> {
     return this.with(`renew this host's lease on volume ${name}`, async (client) => {
       await ensureDir(client, path.posix.join(this.leasesDir, name));
       // Written aside and renamed over: a reader never sees a half-written lease.

@@ -57,14 +57,14 @@ export class StoreCatalogue implements SharedCatalogue {
   /** Called for names that were in the catalogue and are gone: another host removed them. */
   private removedElsewhere: (name: string) => void = () => undefined;
 
-  constructor(private readonly options: StoreCatalogueOptions) {}
+  readonly covers: (options: VolumeOptions) => boolean;
+
+  constructor(private readonly options: StoreCatalogueOptions) {
+    this.covers = options.covers;
+  }
 
   get host(): HostIdentity {
     return this.options.host;
-  }
-
-  covers(options: VolumeOptions): boolean {
-    return this.options.covers(options);
   }
 
   get revision(): number {
@@ -122,14 +122,12 @@ export class StoreCatalogue implements SharedCatalogue {
    * local-driver volume of a name no driver knows. Bounded: a slow or hung store gets
    * LOOKUP_BOUND_MS, then the local copy answers.
    */
-  async lookup(name: string): Promise<StoreLookup> {
-    const known = this.find(name);
-    if (known !== undefined) return { entry: known };
+  async findOnStore(name: string): Promise<StoreLookup> {
     const absentSince = this.absent.get(name);
     if (absentSince !== undefined && Date.now() - absentSince < NEGATIVE_MS) return this.removedNote(name);
     let timer: NodeJS.Timeout | undefined;
     const bound = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), LOOKUP_BOUND_MS)));
-    const asked = this.options.remote.lookup(name).catch((error: unknown) => {
+    const asked = this.options.remote.readName(name).catch((error: unknown) => {
       this.options.log.debug('lookup on the store failed; the local copy answers', { volume: name, error: describe(error) });
       return undefined;
     });
