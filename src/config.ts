@@ -1,6 +1,5 @@
 import os from 'node:os';
 import path from 'node:path';
-import { SFTP_ENV, type SftpDefaults } from './backends/sftp/default-store';
 import { PluginError } from './errors';
 import { LOG_LEVELS, type LogLevel } from './log';
 
@@ -12,8 +11,8 @@ export interface Config {
   /** Mounts the plugin keeps to itself (SFTP shares): never under the data dir or the mount root. */
   runDir: string;
   logLevel: LogLevel;
-  /** Plugin-level SFTP defaults, raw; the sftp backend validates them at start. */
-  sftpDefaults: SftpDefaults;
+  /** The environment's SFTP_* variables, raw: the sftp backend reads and checks its own at start. */
+  sftpEnv: Readonly<Record<string, string>>;
   /** Seconds a host's lease on a mounted volume lasts without renewal. */
   leaseTtlSeconds: number;
   /** Seconds between reads of the default store's catalogue. */
@@ -53,11 +52,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new PluginError('CONFIG', `LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(env.LOG_LEVEL)}`);
   }
 
-  const sftpDefaults: SftpDefaults = {};
-  for (const [key, name] of Object.entries(SFTP_ENV) as [keyof SftpDefaults, string][]) {
-    const value = env[name];
-    if (value !== undefined && value !== '') sftpDefaults[key] = value;
-  }
+  const sftpEnv = Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => entry[0].startsWith('SFTP_') && entry[1] !== undefined));
 
   const leaseTtlSeconds = seconds(env, 'SFTP_LEASE_TTL', 30, 3, 3600);
   const catalogueRefreshSeconds = seconds(env, 'SFTP_CATALOGUE_REFRESH', 10, 1, 3600);
@@ -65,7 +60,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const sftpIdleUnmountSeconds = seconds(env, 'SFTP_IDLE_UNMOUNT', 10, 0, 3600);
   // The managed plugin passes HOST_NAME= (empty) when it is not set: that means the hostname.
   const hostName = env.HOST_NAME || os.hostname();
-  return { socketPath, dataDir, mountRoot, runDir, logLevel: level as LogLevel, sftpDefaults, leaseTtlSeconds, catalogueRefreshSeconds, sftpIdleUnmountSeconds, hostName };
+  return { socketPath, dataDir, mountRoot, runDir, logLevel: level as LogLevel, sftpEnv, leaseTtlSeconds, catalogueRefreshSeconds, sftpIdleUnmountSeconds, hostName };
 }
 
 function seconds(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {

@@ -27,7 +27,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
   const sftp = await SftpBackend.open({
     dataDir: config.dataDir,
     runDir: config.runDir,
-    defaults: config.sftpDefaults,
+    env: config.sftpEnv,
     idleUnmountSeconds: config.sftpIdleUnmountSeconds,
     hostName: config.hostName,
     leaseTtlSeconds: config.leaseTtlSeconds,

@@ -1,5 +1,5 @@
 /**
- * The world of scripts/bench-metadata, on the host only (no Docker): one real sshd on
+ * The world of the metadata suite of scripts/bench, on the host only (no Docker): one real sshd on
  * loopback, a latency proxy per round-trip time in front of it, and the peers, each a way
  * to mount the server's directory: raw sshfs with its defaults, sshfs option profiles (the
  * plugin's options of today with one thing changed), the plugin's own rendering of its
@@ -11,14 +11,15 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { DefaultStore } from '../../src/backends/sftp/default-store';
 import { hostKeyFromBlob, knownHostsLine } from '../../src/backends/sftp/control/host-keys';
-import { SSH_HOST_ALIAS, sshConfigText } from '../../src/backends/sftp/sshfs/ssh-config';
+import { shareRecipe } from '../../src/backends/sftp/sshfs/share-recipe';
+import { SSH_HOST_ALIAS } from '../../src/backends/sftp/sshfs/ssh-config';
 import { resolveSettings } from '../../src/backends/sftp/sftp-settings';
 import { findSshfsClock } from '../../src/backends/sftp/sshfs/sshfs-clock';
-import { sshfsOptions } from '../../src/backends/sftp/sshfs/sshfs-options';
 import { readMounts } from '../../src/system/mountinfo';
 import { startLatencyProxy } from '../../test/support/latency-proxy';
 import { TestSshd } from '../../test/support/sshd';
 import { run } from '../../test/support/run';
+import { unmountUnder } from './lib/mounts';
 import { log, sleep } from './lib/proc';
 
 /** sshfs's cache clock as the plugin runs it: the library `npm run build` puts in dist/. */
@@ -233,11 +234,11 @@ export class MetadataWorld {
           ...info.volumeOptions,
         };
         const settings = resolveSettings({ name: 'bench', options, mountpoint: '' }, new DefaultStore({}), this.clientDir);
-        return {
-          options: sshfsOptions(settings, CLOCK.ticksPerSecond),
-          config: sshConfigText(settings, this.knownHosts, hostKeyFromBlob(Buffer.from(this.sshd.hostKeyLine.split(/\s+/)[1] ?? '', 'base64')).type),
-          remote: settings.remotePath,
-        };
+        // The plugin's own recipe: the same ssh_config and sshfs options a share of this volume gets.
+        const recipe = shareRecipe(settings, fs.readFileSync(this.knownHosts, 'utf8'), CLOCK, path.join(this.clientDir, 'shares'));
+        fs.mkdirSync(recipe.dir, { recursive: true });
+        fs.writeFileSync(recipe.knownHostsFile, recipe.knownHosts);
+        return { options: [...recipe.options], config: recipe.sshConfig, remote: settings.remotePath };
       }
       case 'rclone':
         throw new Error('rclone has no sshfs recipe');
@@ -382,18 +383,5 @@ function tailOf(file: string): string {
     return fs.readFileSync(file, 'utf8').trim().split('\n').slice(-5).join(' | ').slice(0, 800);
   } catch {
     return '';
-  }
-}
-
-/** Unmounts (lazily: a dead FUSE server leaves a mount nothing answers) every mount below dir. */
-export async function unmountUnder(dir: string): Promise<void> {
-  const mounts = (await readMounts())
-    .map((m) => m.mountPoint)
-    .filter((m) => m.startsWith(`${dir}/`))
-    .sort()
-    .reverse();
-  for (const m of mounts) {
-    log(`unmounting leftover ${m}`);
-    if ((await run('fusermount3', ['-u', '-z', m])).code !== 0) await run('umount', ['-l', m]);
   }
 }

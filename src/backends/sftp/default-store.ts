@@ -12,7 +12,7 @@ export interface SftpDefaults {
   hostkey?: string;
 }
 
-export const SFTP_ENV: Record<keyof SftpDefaults, string> = {
+const SFTP_ENV: Record<keyof SftpDefaults, string> = {
   host: 'SFTP_HOST',
   port: 'SFTP_PORT',
   user: 'SFTP_USER',
@@ -20,6 +20,16 @@ export const SFTP_ENV: Record<keyof SftpDefaults, string> = {
   identity: 'SFTP_IDENTITY',
   hostkey: 'SFTP_HOSTKEY',
 };
+
+/** The default store's settings among the daemon's environment (config.json's env); empty means unset. */
+export function sftpDefaultsFrom(env: Readonly<Record<string, string | undefined>>): SftpDefaults {
+  const defaults: SftpDefaults = {};
+  for (const [key, name] of Object.entries(SFTP_ENV) as [keyof SftpDefaults, string][]) {
+    const value = env[name];
+    if (value !== undefined && value !== '') defaults[key] = value;
+  }
+  return defaults;
+}
 
 /**
  * The plugin's default store (SFTP_HOST and friends): one server, so one host and one

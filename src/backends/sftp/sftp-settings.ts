@@ -1,6 +1,8 @@
 import path from 'node:path';
 import { PluginError } from '../../errors';
 import type { VolumeSpec } from '../backend';
+import type { ControlTarget } from './control/control-connections';
+import type { HostTrust } from './control/host-trust';
 import type { DefaultStore } from './default-store';
 import { SFTP_OPTION_DEFAULTS as DEFAULTS, optionValue, type SftpOptionName } from './sftp-options';
 
@@ -102,3 +104,14 @@ export const describeRemote = (s: SftpSettings): string => `${describeServer(s)}
 
 /** user@host:port, for messages about a server rather than a volume. */
 export const describeServer = (s: SftpSettings): string => `${s.user}@${s.host.includes(':') ? `[${s.host}]` : s.host}:${s.port}`;
+
+/** The login for control work on the volume's server, trusted as `trust` says. */
+export const controlTargetOf = (s: SftpSettings, trust: HostTrust): ControlTarget => ({
+  host: s.host,
+  port: s.port,
+  user: s.user,
+  identityFile: s.identityFile,
+  passwordFile: s.passwordFile,
+  trust,
+  connectTimeoutSeconds: s.connectTimeoutSeconds,
+});

@@ -1,20 +1,14 @@
 import type { SFTPWrapper } from 'ssh2';
 import type SftpClient from 'ssh2-sftp-client';
-import fs from 'node:fs/promises';
 import { describe, PluginError } from '../../../errors';
 import { KeyedMutex } from '../../../common/keyed-mutex';
 import { fingerprintOf, hostKeyFromBlob, knownHostsTrust, sameFingerprint, type HostKey } from './host-keys';
 import { handshakeBackoffMs, HandshakeGate, isRefusedHandshake } from './handshake-gate';
+import type { HostTrust } from './host-trust';
 import { connectError, isTransient, type Target } from './remote-errors';
+import { readPassword, readSecretFile } from './secret-files';
 
-/** How the server's host key is to be trusted. Host keys are never accepted blindly. */
-export interface HostTrust {
-  /** A pinned fingerprint, SHA256:... */
-  fingerprint?: string | undefined;
-  /** A known_hosts text (the administrator's file, or the one the plugin wrote at Create). */
-  knownHosts?: string | undefined;
-}
-
+/** A server login for control work, and how its host key is trusted. */
 export interface ControlTarget extends Target {
   identityFile: string | undefined;
   passwordFile: string | undefined;
@@ -50,7 +44,7 @@ export class ControlConnections {
   constructor(private readonly gate: HandshakeGate = new HandshakeGate()) {}
 
   async with<T>(target: ControlTarget, work: (connected: Connected) => Promise<T>): Promise<T> {
-    const key = JSON.stringify([target.host, target.port, target.user, target.identityFile, target.passwordFile, target.trust]);
+    const key = JSON.stringify([target.host, target.port, target.user, target.identityFile, target.passwordFile, target.trust.label]);
     return this.lock.run(key, async () => {
       let entry = this.open.get(key);
       if (entry !== undefined) clearTimeout(entry.timer);
@@ -204,23 +198,7 @@ function hostKeyError(target: ControlTarget, key: HostKey, verdict: 'revoked' | 
 
 /** Secrets are read from their files into memory for this connection only. */
 async function readSecrets(target: ControlTarget): Promise<{ privateKey?: Buffer; password?: string }> {
-  if (target.passwordFile !== undefined) {
-    return { password: (await readSecretFile(target.passwordFile, 'password_file')).toString('utf8').replace(/\r?\n$/, '') };
-  }
+  if (target.passwordFile !== undefined) return { password: await readPassword(target.passwordFile) };
   if (target.identityFile !== undefined) return { privateKey: await readSecretFile(target.identityFile, 'identity') };
   throw new PluginError('BAD_OPTION', 'an SFTP volume needs credentials: add -o identity=KEYFILE or -o password_file=FILE (files in the plugin\'s keys directory), or set SFTP_IDENTITY');
-}
-
-export async function readSecretFile(file: string, option: string): Promise<Buffer> {
-  let stat;
-  try {
-    stat = await fs.stat(file);
-  } catch {
-    throw new PluginError('BAD_OPTION', `the file named by ${option} does not exist: ${file}; put it in the plugin's keys directory`);
-  }
-  if (!stat.isFile()) throw new PluginError('BAD_OPTION', `${file} (${option}) is not a regular file`);
-  if ((stat.mode & 0o077) !== 0) {
-    throw new PluginError('BAD_OPTION', `${file} (${option}) can be read by other users; run chmod 600 on it (ssh refuses such files too)`);
-  }
-  return fs.readFile(file);
 }

@@ -1,10 +1,4 @@
-/** When a failed connection attempt is tried again, and what the caller is told when not. */
-export interface RetryPolicy {
-  /** The wait before attempt `attempt + 1`, or undefined to give up now. */
-  retry(error: unknown, attempt: number): number | undefined;
-  /** The error to throw after `attempts` tries; `outOfTime`: a retry was wanted, the deadline forbade it. */
-  giveUp(error: unknown, attempts: number, outOfTime: boolean): Error;
-}
+import type { RetryPolicy } from './retry-policy';
 
 /**
  * At most `limit` SSH handshakes in flight per server. OpenSSH's sshd drops new

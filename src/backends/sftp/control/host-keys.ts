@@ -31,25 +31,40 @@ export function hostKeyAlgorithms(type: string): string {
   return type === 'ssh-rsa' ? 'rsa-sha2-512,rsa-sha2-256,ssh-rsa' : type;
 }
 
-/**
- * Whether a known_hosts text (OpenSSH format: plain, comma lists, wildcards and hashed
- * names) trusts `key` for host:port. A @revoked line for the key always wins.
- */
-export function knownHostsTrust(text: string, host: string, port: number, key: HostKey): 'trusted' | 'revoked' | 'unknown' {
-  const name = knownHostsName(host, port);
-  const blob = key.blob.toString('base64');
-  let trusted = false;
+/** One line of a known_hosts file, split once. */
+export interface KnownHostsEntry {
+  marker: string | undefined;
+  hosts: string;
+  type: string;
+  keyData: string;
+}
+
+/** The lines of a known_hosts text (OpenSSH format) that can name a host key; comments and blanks dropped. */
+export function parseKnownHosts(text: string): KnownHostsEntry[] {
+  const entries: KnownHostsEntry[] = [];
   for (const raw of text.split('\n')) {
     const line = raw.trim();
     if (line === '' || line.startsWith('#')) continue;
     const fields = line.split(/\s+/);
-    let marker: string | undefined;
-    if (fields[0]?.startsWith('@')) marker = fields.shift();
+    const marker = fields[0]?.startsWith('@') ? fields.shift() : undefined;
     const [hosts, type, keyData] = fields;
-    if (hosts === undefined || type === undefined || keyData === undefined) continue;
-    if (marker === '@cert-authority') continue;
-    if (type !== key.type || keyData !== blob || !hostsMatch(hosts, name)) continue;
-    if (marker === '@revoked') return 'revoked';
+    if (hosts === undefined || type === undefined || keyData === undefined || marker === '@cert-authority') continue;
+    entries.push({ marker, hosts, type, keyData });
+  }
+  return entries;
+}
+
+/**
+ * Whether known_hosts entries (plain, comma lists, wildcards and hashed names) trust `key`
+ * for host:port. A @revoked line for the key always wins.
+ */
+export function knownHostsTrust(entries: readonly KnownHostsEntry[], host: string, port: number, key: HostKey): 'trusted' | 'revoked' | 'unknown' {
+  const name = knownHostsName(host, port);
+  const blob = key.blob.toString('base64');
+  let trusted = false;
+  for (const entry of entries) {
+    if (entry.type !== key.type || entry.keyData !== blob || !hostsMatch(entry.hosts, name)) continue;
+    if (entry.marker === '@revoked') return 'revoked';
     trusted = true;
   }
   return trusted ? 'trusted' : 'unknown';

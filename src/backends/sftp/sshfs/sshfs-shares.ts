@@ -8,39 +8,18 @@ import { writeFileAtomic } from '../../../system/atomic-write';
 import { bindMount, unmountAll } from '../../../system/mount-commands';
 import { readMounts, topMountAt } from '../../../system/mountinfo';
 import { raiseReadAhead } from '../../../system/read-ahead';
-import { SshfsProcess, type SshfsLaunch } from './sshfs-process';
-
-/** What makes an sshfs mount: volumes that agree on all of it can share one. */
-export interface ShareRecipe {
-  /** ssh_config text with KNOWN_HOSTS_PLACEHOLDER where the known_hosts path goes. */
-  sshConfig: string;
-  knownHosts: string;
-  options: readonly string[];
-  /** sshfs's environment beyond the minimal one; the options already say what it changes. */
-  env: Readonly<Record<string, string>>;
-  /** Volumes with an absolute path share a mount of '/', the others one of the login directory. */
-  root: '/' | '';
-  /** The file the password came from: part of what makes a share, where the password is not. */
-  passwordFile: string | undefined;
-  /** Handed to sshfs on stdin; never part of a key, a name or a file. */
-  password: string | undefined;
-  timeoutMs: number;
-  /** For messages: user@host:port. */
-  server: string;
-}
-
-export const KNOWN_HOSTS_PLACEHOLDER = '@KNOWN_HOSTS@';
+import type { HandshakeGate } from '../control/handshake-gate';
+import type { ShareRecipe } from './share-recipe';
+import { startSshfs } from './sshfs-start';
+import { SshfsProcess } from './sshfs-process';
 
 /** Users of a share that are holds, not volumes (volume names hold no ':'). */
 const WARM = 'warm:';
 
-/** Starts the sshfs of a share (through the handshake gate, with retries). */
-export type ShareStarter = (launch: SshfsLaunch) => Promise<SshfsProcess>;
-
 interface Share {
   key: string;
   mountpoint: string;
-  process: SshfsProcess;
+  sshfs: SshfsProcess;
   /** major:minor of the FUSE mount: a volume's bind is of this share when it has the same. */
   device: string;
   users: Set<string>;
@@ -59,25 +38,22 @@ export class SshfsShares {
   private readonly bound = new Map<string, Share>();
   private readonly lock = new KeyedMutex();
 
+  /** `dir`: where shares live (recipes are made for it); `gate`: shared with the control connections. */
   constructor(
-    private readonly dir: string,
+    readonly dir: string,
+    private readonly gate: HandshakeGate,
     private readonly log: Logger,
   ) {}
-
-  static keyOf(recipe: ShareRecipe): string {
-    const material = JSON.stringify([recipe.sshConfig, recipe.knownHosts, recipe.options, recipe.root, recipe.passwordFile ?? null]);
-    return crypto.createHash('sha256').update(material).digest('hex').slice(0, 16);
-  }
 
   /**
    * Makes `mountpoint` show `remotePath` (relative to the recipe's root) through the share,
    * starting the share if none serves. The bind is checked in the mount table afterwards:
    * a symbolic link on the way would have been followed on this host, not on the server.
    */
-  async bind(volume: string, mountpoint: string, remotePath: string, recipe: ShareRecipe, start: ShareStarter): Promise<void> {
-    const share = await this.join(recipe, start, volume);
+  async bind(volume: string, mountpoint: string, remotePath: string, recipe: ShareRecipe): Promise<void> {
+    const share = await this.join(recipe, volume);
     try {
-      await this.bindInto(share, mountpoint, remotePath, recipe.server);
+      await this.bindInto(share, mountpoint, remotePath, recipe.login);
       this.bound.set(volume, share);
     } catch (error) {
       await this.leave(share, volume);
@@ -90,9 +66,9 @@ export class SshfsShares {
    * is usually followed by a Mount (docker run, compose up), which then finds the SSH
    * connection made. The hold is a user of its own, so a share's life stays a count.
    */
-  async warm(recipe: ShareRecipe, start: ShareStarter, holdMs: number): Promise<void> {
+  async warm(recipe: ShareRecipe, holdMs: number): Promise<void> {
     const hold = `${WARM}${crypto.randomUUID()}`;
-    const share = await this.join(recipe, start, hold);
+    const share = await this.join(recipe, hold);
     setTimeout(() => void this.leave(share, hold), holdMs).unref();
   }
 
@@ -112,12 +88,12 @@ export class SshfsShares {
   /** The volume's bind is of a share whose sshfs still runs. */
   serves(volume: string): boolean {
     const share = this.bound.get(volume);
-    return share !== undefined && this.shares.get(share.key) === share && share.process.alive;
+    return share !== undefined && this.shares.get(share.key) === share && share.sshfs.alive;
   }
 
   /** The last lines the sshfs of the volume's share wrote. */
   lastError(volume: string): string | undefined {
-    return this.bound.get(volume)?.process.lastError();
+    return this.bound.get(volume)?.sshfs.lastError();
   }
 
   /**
@@ -130,14 +106,14 @@ export class SshfsShares {
     for (const key of await fs.readdir(this.dir)) {
       const mountpoint = path.join(this.dir, key, 'mnt');
       const entry = topMountAt(mounts, mountpoint);
-      const process = await SshfsProcess.adopt(mountpoint);
-      if (entry !== undefined && process !== undefined) {
-        this.shares.set(key, { key, mountpoint, process, device: entry.device, users: new Set() });
-        this.log.info('adopted a running sshfs share', { share: key, pid: process.pid });
+      const sshfs = await SshfsProcess.adopt(mountpoint);
+      if (entry !== undefined && sshfs !== undefined) {
+        this.shares.set(key, { key, mountpoint, sshfs, device: entry.device, users: new Set() });
+        this.log.info('adopted a running sshfs share', { share: key, pid: sshfs.pid });
         continue;
       }
       if (entry !== undefined) await unmountAll(mountpoint);
-      if (process !== undefined) await process.stop();
+      if (sshfs !== undefined) await sshfs.stop();
       await fs.rm(path.join(this.dir, key), { recursive: true, force: true });
     }
   }
@@ -146,7 +122,7 @@ export class SshfsShares {
   async claim(volume: string, mountpoint: string): Promise<boolean> {
     const entry = topMountAt(await readMounts(), mountpoint);
     const share = entry === undefined ? undefined : [...this.shares.values()].find((candidate) => candidate.device === entry.device);
-    if (share === undefined || !share.process.alive) return false;
+    if (share === undefined || !share.sshfs.alive) return false;
     share.users.add(volume);
     this.bound.set(volume, share);
     return true;
@@ -162,51 +138,39 @@ export class SshfsShares {
   }
 
   /** Counts `user` in the recipe's share, started first if none serves. */
-  private join(recipe: ShareRecipe, start: ShareStarter, user: string): Promise<Share> {
-    const key = SshfsShares.keyOf(recipe);
-    return this.lock.run(key, async () => {
-      const live = await this.liveShare(key, recipe, start);
+  private join(recipe: ShareRecipe, user: string): Promise<Share> {
+    return this.lock.run(recipe.key, async () => {
+      const live = await this.liveShare(recipe);
       live.users.add(user);
       return live;
     });
   }
 
-  private async liveShare(key: string, recipe: ShareRecipe, start: ShareStarter): Promise<Share> {
+  private async liveShare(recipe: ShareRecipe): Promise<Share> {
+    const key = recipe.key;
     const existing = this.shares.get(key);
-    if (existing?.process.alive) return existing;
+    if (existing?.sshfs.alive) return existing;
     if (existing !== undefined) {
       // Its sshfs died: the volumes still bound to it are remounted by their next Mount.
-      this.log.warn('sshfs share had stopped; starting it again', { share: key, error: existing.process.lastError() ?? 'no reason given' });
+      this.log.warn('sshfs share had stopped; starting it again', { share: key, error: existing.sshfs.lastError() ?? 'no reason given' });
       await this.stop(existing);
     }
-    const dir = path.join(this.dir, key);
-    const mountpoint = path.join(dir, 'mnt');
+    const mountpoint = recipe.mountpoint;
     await fs.mkdirp(mountpoint, { mode: 0o700 }); // and its parents, this.dir among them
     await unmountAll(mountpoint);
-    const knownHostsFile = path.join(dir, 'known_hosts');
-    const sshConfigFile = path.join(dir, 'ssh_config');
-    await writeFileAtomic(knownHostsFile, recipe.knownHosts);
-    await writeFileAtomic(sshConfigFile, recipe.sshConfig.replace(KNOWN_HOSTS_PLACEHOLDER, knownHostsFile));
-    const process = await start({
-      mountpoint,
-      remotePath: recipe.root,
-      sshConfigFile,
-      logFile: path.join(dir, 'sshfs.log'),
-      password: recipe.password,
-      options: recipe.options,
-      env: recipe.env,
-      timeoutMs: recipe.timeoutMs,
-    });
+    await writeFileAtomic(recipe.knownHostsFile, recipe.knownHosts);
+    await writeFileAtomic(recipe.sshConfigFile, recipe.sshConfig);
+    const sshfs = await startSshfs(this.gate, recipe, this.log);
     const entry = topMountAt(await readMounts(), mountpoint);
     if (entry === undefined) {
-      await process.stop();
+      await sshfs.stop();
       // It served a stat a moment ago, so the connection broke right after it was made.
-      throw new PluginError('REMOTE_UNREACHABLE', `sshfs for ${recipe.server} mounted and then stopped: ${process.lastError() ?? 'no reason given'}`);
+      throw new PluginError('REMOTE_UNREACHABLE', `sshfs for ${recipe.login} mounted and then stopped: ${sshfs.lastError() ?? 'no reason given'}`);
     }
     await raiseReadAhead(entry.device);
-    const share: Share = { key, mountpoint, process, device: entry.device, users: new Set() };
+    const share: Share = { key, mountpoint, sshfs, device: entry.device, users: new Set() };
     this.shares.set(key, share);
-    this.log.info('sshfs share started', { share: key, server: recipe.server, pid: process.pid });
+    this.log.info('sshfs share started', { share: key, server: recipe.login, pid: sshfs.pid });
     return share;
   }
 
@@ -251,7 +215,7 @@ export class SshfsShares {
   private async stop(share: Share): Promise<void> {
     if (this.shares.get(share.key) === share) this.shares.delete(share.key);
     try {
-      await share.process.stop();
+      await share.sshfs.stop();
     } catch (error) {
       this.log.warn('sshfs share not stopped cleanly', { share: share.key, error: describe(error) });
     }

@@ -1,0 +1,53 @@
+import path from 'node:path';
+import type { Logger } from '../../../log';
+import type { ControlConnections, ControlTarget } from '../control/control-connections';
+import type { AdministratorTrust } from '../control/host-trust';
+import type { DefaultStore } from '../default-store';
+import { controlTargetOf, resolveSettings, type SftpSettings } from '../sftp-settings';
+import { CatalogueRemote } from './catalogue-remote';
+import { loadHostIdentity } from './host-identity';
+import { StoreCatalogue } from './store-catalogue';
+
+export interface StoreCatalogueConfig {
+  dataDir: string;
+  keysDir: string;
+  /** How this host is named to the other hosts of the store. */
+  hostName: string;
+  leaseTtlSeconds: number;
+  refreshSeconds: number;
+  log: Logger;
+}
+
+/**
+ * The default store's catalogue, its local copy loaded (so the daemon can answer Get before
+ * it listens); undefined when the plugin has no default store. The store's login is worked
+ * out once; its host key is trusted as the administrator says (the file is re-read only
+ * when it changes).
+ */
+export async function openStoreCatalogue(
+  store: DefaultStore,
+  control: ControlConnections,
+  trust: AdministratorTrust,
+  config: StoreCatalogueConfig,
+): Promise<StoreCatalogue | undefined> {
+  if (store.host === undefined) return undefined;
+  // Worked out at the first store operation: a daemon with an incomplete store still starts, and says why at each use.
+  let settings: SftpSettings | undefined;
+  const target = async (): Promise<ControlTarget> => {
+    settings ??= resolveSettings({ name: 'catalogue', options: {}, mountpoint: '' }, store, config.keysDir);
+    return controlTargetOf(settings, await trust.of(settings.hostkey));
+  };
+  const host = await loadHostIdentity(config.dataDir, config.hostName);
+  const catalogue = new StoreCatalogue({
+    remote: new CatalogueRemote(control, target, store.defaults.basePath ?? '.', host, config.log),
+    host,
+    covers: (options) => store.holds(options),
+    cacheFile: path.join(config.dataDir, 'catalogue-cache.json'),
+    leaseTtlSeconds: config.leaseTtlSeconds,
+    refreshSeconds: config.refreshSeconds,
+    log: config.log,
+  });
+  await catalogue.load();
+  config.log.info('store catalogue', { host: host.name, hostId: host.id });
+  return catalogue;
+}
