@@ -12,7 +12,7 @@ import { formatOptions } from './volume-views';
 /**
  * This host's side of the catalogues shared with other hosts: their background work,
  * volumes other hosts removed, leases after a restart, and the rule that a shared
- * definition wins over the options of a later Create (README, "One catalogue").
+ * definition wins over the options of a later Create (docs/catalogue-protocol.md).
  */
 export class SharedVolumes {
   constructor(
