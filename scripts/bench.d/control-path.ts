@@ -1,10 +1,9 @@
 /**
  * p50 and p99 latency of every VolumeDriver call at several volume counts, from a client
- * on the socket that speaks as the engine does. Local volumes, so the figures are the
- * daemon's own cost: protocol, service, locking and the durable state write. The daemon
- * is `node dist/main.js` outside Docker (build it first: npm run build).
- * Usage: npx tsx scripts/bench.d/control-path.ts [COUNTS...]   (default 10 1000 10000)
- * scripts/bench calls controlPath() and puts the figures in docs/benchmarks.md.
+ * on the socket that speaks as the engine does, for two builds side by side (this
+ * checkout's and a baseline's), alternating. Local volumes, so the figures are the daemon's
+ * own cost: protocol, service, locking and the durable state write. The daemons run as
+ * `node MAIN` outside Docker. Also the floor: the same client against a bare node server.
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -12,28 +11,31 @@ import os from 'node:os';
 import path from 'node:path';
 import { cleanup, DaemonProcess, makeDirs } from '../../test/support/daemon-process';
 import { EngineClient } from '../../test/support/engine-client';
+import type { Build } from './baseline';
+import type { Cleanup } from './cleanup';
+import { log } from './lib/proc';
+import type { SuiteStore } from './lib/results';
+import { rotate } from './lib/rotate';
 import { quantile } from './lib/stats';
 
 export const CALLS = ['Create', 'Mount', 'Unmount', 'Remove', 'Get', 'List', 'Path', 'Capabilities'] as const;
 export type Call = (typeof CALLS)[number];
 
-export interface ControlRow {
+export interface ControlSizes {
+  /** Volume counts the daemon is filled with. */
+  counts: number[];
+  /** Calls of each kind per daemon. */
+  samples: number;
+  /** Fresh daemons per build and count. */
+  repetitions: number;
+}
+
+interface ControlRow {
   volumes: number;
   call: Call;
   p50: number;
   p99: number;
   samples: number;
-}
-
-export interface ControlResult {
-  /** One row per call, volume count and repetition. */
-  rows: (ControlRow & { repetition: number })[];
-  /** RSS of the daemon (MB) after the samples, per volume count (one value per repetition). */
-  rss: Record<number, number[]>;
-  /** Seconds to fill the daemon with that many volumes (100 Creates in flight). */
-  fillSeconds: Record<number, number[]>;
-  /** The same calls on a bare node HTTP server (one entry per count and repetition): the floor. */
-  floor: { volumes: number; call: 'Capabilities' | 'List'; p50: number; p99: number }[];
 }
 
 async function timed(fn: () => Promise<unknown>): Promise<number> {
@@ -61,7 +63,8 @@ server.listen(socket, () => process.stdout.write('ready\\n'));
 async function floor(count: number, samples: number, mountRoot: string): Promise<{ call: 'Capabilities' | 'List'; p50: number; p99: number }[]> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dvs-bench-floor-'));
   const socket = path.join(dir, 's.sock');
-  const child = spawn(process.execPath, ['-e', FLOOR_SERVER, socket, String(count), mountRoot], { stdio: ['ignore', 'pipe', 'inherit'] });
+  // pdeathsig: it dies with this process, however that ends.
+  const child = spawn('setpriv', ['--pdeathsig', 'KILL', '--', process.execPath, '-e', FLOOR_SERVER, socket, String(count), mountRoot], { stdio: ['ignore', 'pipe', 'inherit'] });
   try {
     await new Promise<void>((resolve, reject) => {
       child.stdout.on('data', () => resolve());
@@ -85,10 +88,16 @@ async function floor(count: number, samples: number, mountRoot: string): Promise
   }
 }
 
-async function oneDaemon(size: number, samplesPerCall: number, onProgress: (text: string) => void): Promise<{ rows: ControlRow[]; rss: number; fill: number; mountRoot: string }> {
-  const daemon = await DaemonProcess.start(makeDirs('dvs-bench-ctl'), { LOG_LEVEL: 'warn' });
+/** One fresh daemon of `build` filled with `size` volumes: p50 and p99 per call, its RSS and the fill time. */
+async function oneDaemon(build: Build, size: number, samplesPerCall: number, cleanupPath: Cleanup): Promise<{ rows: ControlRow[]; rss: number; fill: number; mountRoot: string }> {
+  const daemon = new DaemonProcess(makeDirs('dvs-bench-ctl'), { LOG_LEVEL: 'warn' }, build.main);
+  const held = cleanupPath.hold(`daemon ${build.id}`, async () => {
+    await daemon.stop();
+    cleanup(daemon.dirs.base);
+  });
   const c = daemon.client;
   try {
+    await daemon.start();
     // Fill in parallel batches: the fill itself is not measured.
     const fillStarted = performance.now();
     for (let i = 0; i < size; i += 100) {
@@ -112,45 +121,37 @@ async function oneDaemon(size: number, samplesPerCall: number, onProgress: (text
     const rows = CALLS.map((call) => ({ volumes: size, call, p50: quantile(samples[call], 0.5), p99: quantile(samples[call], 0.99), samples: samples[call].length }));
     const status = fs.readFileSync(`/proc/${daemon.child?.pid}/status`, 'utf8');
     const rss = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN) / 1024;
-    onProgress(`control path: ${size} volumes (filled in ${fill.toFixed(1)} s): ${rows.map((r) => `${r.call} ${r.p99.toFixed(1)}`).join(', ')} ms p99`);
+    log(`control path, ${build.id}: ${size} volumes (filled in ${fill.toFixed(1)} s): ${rows.map((r) => `${r.call} ${r.p99.toFixed(1)}`).join(', ')} ms p99`);
     return { rows, rss, fill, mountRoot: daemon.dirs.mountRoot };
   } finally {
-    await daemon.stop();
-    cleanup(daemon.dirs.base);
+    await held.release();
   }
 }
 
 /**
- * `repetitions` times: a fresh daemon per volume count (the order of counts rotates) and the
- * floor server, so that the report can take medians of the per-run p50s and p99s.
+ * `repetitions` times: for every volume count (the order of counts rotates) a fresh daemon
+ * of each build (their order alternates) and the floor server. The page takes medians of
+ * the per-daemon p50s and p99s.
  */
-export async function controlPath(sizes: readonly number[], samplesPerCall = 200, repetitions = 1, onProgress: (text: string) => void = () => undefined): Promise<ControlResult> {
-  const result: ControlResult = { rows: [], rss: {}, fillSeconds: {}, floor: [] };
-  for (let repetition = 0; repetition < repetitions; repetition += 1) {
-    const order = sizes.map((_, i) => sizes[(i + repetition) % sizes.length]!);
-    for (const size of order) {
-      const one = await oneDaemon(size, samplesPerCall, onProgress);
-      result.rows.push(...one.rows.map((row) => ({ ...row, repetition })));
-      (result.rss[size] ??= []).push(one.rss);
-      (result.fillSeconds[size] ??= []).push(one.fill);
-      for (const f of await floor(size, samplesPerCall, one.mountRoot)) result.floor.push({ volumes: size, ...f });
+export async function controlPath(builds: readonly Build[], sizes: ControlSizes, store: SuiteStore, cleanupPath: Cleanup): Promise<void> {
+  for (let repetition = 0; repetition < sizes.repetitions; repetition += 1) {
+    for (const size of rotate(sizes.counts, repetition)) {
+      let mountRoot = '';
+      for (const build of rotate(builds, repetition + sizes.counts.indexOf(size))) {
+        const one = await oneDaemon(build, size, sizes.samples, cleanupPath);
+        for (const row of one.rows) {
+          store.add(`p50-${size}`, row.call, build.id, 'ms', 'lower', row.p50, `p50 of ${row.samples} calls, one sample per daemon`);
+          store.add(`p99-${size}`, row.call, build.id, 'ms', 'lower', row.p99, `p99 of ${row.samples} calls, one sample per daemon`);
+        }
+        store.add('rss', `${size} volumes`, build.id, 'MB', 'lower', one.rss, 'RSS of the daemon after the calls');
+        store.add('fill', `${size} volumes`, build.id, 's', 'lower', one.fill, '100 Creates in flight');
+        mountRoot = one.mountRoot;
+      }
+      for (const f of await floor(size, sizes.samples, mountRoot)) {
+        store.add(`p50-${size}`, f.call, 'floor', 'ms', 'lower', f.p50, 'bare node HTTP server on a Unix socket');
+        store.add(`p99-${size}`, f.call, 'floor', 'ms', 'lower', f.p99, 'bare node HTTP server on a Unix socket');
+      }
+      store.save();
     }
   }
-  return result;
-}
-
-if (require.main === module) {
-  const counts = process.argv.slice(2).map(Number);
-  controlPath(counts.length > 0 ? counts : [10, 1000, 10000], 200, 1, (text) => console.error(text)).then(
-    ({ rows, rss, floor: floors }) => {
-      console.log('| volumes | call | p50 ms | p99 ms | samples |\n|---|---|---|---|---|');
-      for (const r of rows) console.log(`| ${r.volumes} | ${r.call} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.samples} |`);
-      for (const [size, mb] of Object.entries(rss)) console.log(`| ${size} | (daemon RSS MB) | ${mb.map((v) => v.toFixed(1)).join(' ')} | | |`);
-      for (const f of floors) console.log(`| ${f.volumes} | ${f.call} on a bare node server | ${f.p50.toFixed(2)} | ${f.p99.toFixed(2)} | |`);
-    },
-    (error: unknown) => {
-      console.error(error);
-      process.exit(1);
-    },
-  );
 }

@@ -10,7 +10,8 @@ import path from 'node:path';
 import { IMAGE, PEERS, PREFIX, rethrowIfEngineGone, type Target, type World } from './env';
 import { runOk } from '../../test/support/run';
 import { dropCaches, log } from './lib/proc';
-import type { ResultStore } from './lib/results';
+import { rotate } from './lib/rotate';
+import type { SuiteStore } from './lib/results';
 
 export interface DataSizes {
   rounds: number;
@@ -78,8 +79,8 @@ function clean(target: Target, dir: string): void {
   fs.rmSync(path.join(target.hostDir, dir), { recursive: true, force: true });
 }
 
-async function sequential(world: World, store: ResultStore, target: Target, sizes: DataSizes, dir: string): Promise<void> {
-  const section = `data-${target.rtt}`;
+async function sequential(world: World, store: SuiteStore, target: Target, sizes: DataSizes, dir: string): Promise<void> {
+  const section = `rtt-${target.rtt}`;
   const bytes = sizes.seqMiB * 1024 * 1024;
   try {
     const write = await step(world, target, {
@@ -105,8 +106,8 @@ async function sequential(world: World, store: ResultStore, target: Target, size
   }
 }
 
-async function smallFiles(world: World, store: ResultStore, target: Target, sizes: DataSizes, dir: string): Promise<void> {
-  const section = `data-${target.rtt}`;
+async function smallFiles(world: World, store: SuiteStore, target: Target, sizes: DataSizes, dir: string): Promise<void> {
+  const section = `rtt-${target.rtt}`;
   const n = sizes.files;
   const perSecond = (seconds: number): number => n / seconds;
   try {
@@ -139,10 +140,8 @@ async function smallFiles(world: World, store: ResultStore, target: Target, size
   }
 }
 
-const rotate = <T>(list: readonly T[], by: number): T[] => list.map((_, i) => list[(i + by) % list.length]!);
-
 /** All data-path tests at one round-trip time, for the given targets. */
-export async function dataPath(world: World, store: ResultStore, targets: Target[], sizes: DataSizes): Promise<void> {
+export async function dataPath(world: World, store: SuiteStore, targets: Target[], sizes: DataSizes): Promise<void> {
   const rtt = targets[0]?.rtt ?? 0;
   await makeTarball(world.workDir, sizes.files);
   for (let round = 0; round < sizes.rounds; round += 1) {
@@ -154,7 +153,7 @@ export async function dataPath(world: World, store: ResultStore, targets: Target
     store.save();
   }
   for (const target of targets) {
-    const figure = store.find(`data-${rtt}`, TESTS.seqRead, target.peer);
+    const figure = store.find(`rtt-${rtt}`, TESTS.seqRead, target.peer);
     if (figure !== undefined) log(`  ${PEERS[target.peer].label}: read ${figure.samples.map((v) => v.toFixed(0)).join(' ')} MB/s`);
   }
 }

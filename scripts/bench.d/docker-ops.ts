@@ -3,13 +3,11 @@
  * many volumes, and `docker run --rm -v VOL:/d dvs-busybox true` (first run on a fresh
  * volume and repeated runs), per driver. Each is timed twice: the docker CLI as a user
  * runs it, and the same request on the engine's API socket (no CLI start-up).
- * Also the memory of the plugin (and of rclone) idle, with many volumes and with mounts.
  */
 import { IMAGE, PEERS, PREFIX, rethrowIfEngineGone, type World } from './env';
 import { log, sleep } from './lib/proc';
-import { rssMB } from './lib/procfs';
-import type { ResultStore } from './lib/results';
-import { median } from './lib/stats';
+import type { SuiteStore } from './lib/results';
+import { rotate } from './lib/rotate';
 
 export type DriverPeer = 'local-driver' | 'ours-local' | 'ours-sftp' | 'rclone';
 
@@ -24,47 +22,11 @@ export const OPS = {
 } as const;
 
 /** Records the plugin's own duration of each call it logged since `offset`, per backend. */
-export function recordPluginCalls(world: World, store: ResultStore, offset: number, section: string): void {
+export function recordPluginCalls(world: World, store: SuiteStore, offset: number, section: string): void {
   for (const entry of world.pluginCalls(offset)) {
     const peer = entry.volume.includes('-ours-sftp-') ? 'ours-sftp' : entry.volume.includes('-ours-local-') ? 'ours-local' : undefined;
     if (peer !== undefined) store.add(section, entry.call, peer, 'ms', 'lower', entry.ms, "the plugin's own duration, from its log");
   }
-}
-
-const rotate = <T>(list: readonly T[], by: number): T[] => list.map((_, i) => list[(i + by) % list.length]!);
-
-/** Median of a few RSS readings one second apart. */
-async function settledRss(read: () => Promise<number> | number): Promise<number> {
-  await sleep(1500);
-  const values: number[] = [];
-  for (let i = 0; i < 3; i += 1) {
-    values.push(await read());
-    await sleep(500);
-  }
-  return median(values);
-}
-
-export async function recordMemory(world: World, store: ResultStore, state: string, who: { ours: boolean; rclone: boolean } = { ours: true, rclone: true }): Promise<void> {
-  try {
-    const parts: string[] = [];
-    if (who.ours) {
-      const ours = await settledRss(async () => (await world.pluginRss()).node);
-      store.add('memory', state, 'ours', 'MB', 'lower', ours, "RSS of the plugin's node process");
-      const helpers = (await world.pluginRss()).helpers;
-      if (helpers > 0) store.add('memory', state, 'ours: sshfs + ssh children', 'MB', 'lower', helpers, 'sum of RSS');
-      parts.push(`ours ${ours.toFixed(1)} MB (+${helpers.toFixed(1)} MB sshfs/ssh)`);
-    }
-    if (who.rclone) {
-      const rclone = await settledRss(() => rssMB(world.rclonePid()));
-      store.add('memory', state, 'rclone', 'MB', 'lower', rclone, 'RSS of rclone serve docker');
-      parts.push(`rclone ${rclone.toFixed(1)} MB`);
-    }
-    log(`memory (${state}): ${parts.join(', ')}`);
-  } catch (error) {
-    rethrowIfEngineGone(error);
-    store.error(`memory ${state}: ${(error as Error).message}`);
-  }
-  store.save();
 }
 
 /**
@@ -72,7 +34,7 @@ export async function recordMemory(world: World, store: ResultStore, state: stri
  * phases cannot overlap): create `count` volumes, list and inspect them `repeats` times,
  * remove them. CLI and API requests alternate.
  */
-export async function volumeCommands(world: World, store: ResultStore, peers: DriverPeer[], count: number, repeats: number, sftpCount: number): Promise<void> {
+export async function volumeCommands(world: World, store: SuiteStore, peers: DriverPeer[], count: number, repeats: number, sftpCount: number): Promise<void> {
   for (const peer of peers) {
     const n = peer === 'ours-sftp' ? sftpCount : count;
     const names = Array.from({ length: n }, (_, i) => `${PREFIX}-cli-${peer}-${i}`);
@@ -92,8 +54,6 @@ export async function volumeCommands(world: World, store: ResultStore, peers: Dr
         }
       }
       store.save();
-      if (peer === 'ours-local') await recordMemory(world, store, `${n} volumes`, { ours: true, rclone: false });
-      if (peer === 'rclone') await recordMemory(world, store, `${n} volumes`, { ours: false, rclone: true });
       for (let i = 0; i < repeats; i += 1) {
         const cli = await world.docker(['volume', 'ls', '-q']);
         const listed = cli.stdout.split('\n').filter((line) => line.startsWith(`${PREFIX}-cli-${peer}-`)).length;
@@ -110,7 +70,7 @@ export async function volumeCommands(world: World, store: ResultStore, peers: Dr
       }
       recordPluginCalls(world, store, logOffset, 'plugin-calls-volumes');
     } catch (error) {
-    rethrowIfEngineGone(error);
+      rethrowIfEngineGone(error);
       store.error(`volume commands ${peer}: ${(error as Error).message}`);
       log(`  FAILED volume commands ${peer}: ${(error as Error).message}`);
       await world.removeOwnVolumes();
@@ -122,9 +82,10 @@ export async function volumeCommands(world: World, store: ResultStore, peers: Dr
 /**
  * `docker run --rm -v VOL:/d IMAGE true`: `first` fresh volumes per driver (created before,
  * not timed) and `repeats` runs on one volume, all drivers alternating; plus the same run
- * without a volume as the floor.
+ * without a volume as the floor; and `cold` first runs on a server ours has no connection
+ * to any more (13 s apart each).
  */
-export async function mountLatency(world: World, store: ResultStore, peers: DriverPeer[], first: number, repeats: number): Promise<void> {
+export async function mountLatency(world: World, store: SuiteStore, peers: DriverPeer[], first: number, repeats: number, cold: number): Promise<void> {
   const section = 'mount';
   const runArgs = (volume: string | undefined): string[] => [
     'run', '--rm', '--label', PREFIX, '--network', 'none', ...(volume === undefined ? [] : ['-v', `${volume}:/d`]), IMAGE, 'true',
@@ -165,7 +126,6 @@ export async function mountLatency(world: World, store: ResultStore, peers: Driv
     // Cold: a fresh SFTP volume made long enough ago that nothing of ours holds an SSH
     // connection to the server any more (SFTP_IDLE_UNMOUNT, 10 s, after the last use and
     // after the Create's warm-up), paired with a fresh local-driver volume.
-    const cold = Math.min(first, 5);
     const coldVolumes: Record<'ours-sftp' | 'local-driver', string[]> = { 'ours-sftp': [], 'local-driver': [] };
     for (const peer of ['ours-sftp', 'local-driver'] as const) {
       for (let i = 0; i < cold; i += 1) {
@@ -194,35 +154,4 @@ export async function mountLatency(world: World, store: ResultStore, peers: Driv
   }
   await world.removeOwnVolumes();
   store.save();
-}
-
-/** RSS with `count` SFTP volumes mounted at once by running containers (ours and rclone). */
-export async function memoryWithMounts(world: World, store: ResultStore, count: number): Promise<void> {
-  const state = `${count} SFTP volumes mounted`;
-  log(`memory: ${state}`);
-  try {
-    for (const peer of ['ours-sftp', 'rclone'] as const) {
-      for (let i = 0; i < count; i += 1) {
-        const name = `${PREFIX}-mem-${peer}-${i}`;
-        if (peer === 'rclone') await world.prepareRemoteDir(name);
-        await world.docker(['volume', 'create', ...world.createArgs(peer, name)]);
-        await world.docker(['run', '-d', '--label', PREFIX, '--network', 'none', '-v', `${name}:/d`, IMAGE, 'sleep', '3600']);
-      }
-    }
-    await recordMemory(world, store, state);
-    const readAhead = await world.oursReadAhead();
-    store.results.notes.push(
-      `read_ahead_kb of our plugin's ${readAhead.size} sshfs mounts, read on the host while ${count} containers held them: ` +
-        `${[...new Set(readAhead.values())].join(', ') || 'none found'} (the kernel's default for FUSE is 128).`,
-    );
-    const options = await world.oursSshfsOptions();
-    if (options !== undefined) store.results.notes.push(`Our plugin ran sshfs with -o ${options} (and its ssh_config: Ciphers, keep-alives, pinned host key).`);
-  } catch (error) {
-    rethrowIfEngineGone(error);
-    store.error(`memory with mounts: ${(error as Error).message}`);
-  }
-  await world.removeOwnVolumes();
-  if (!(await world.rcloneAnswers())) {
-    store.error('rclone serve docker stopped answering VolumeDriver calls after the containers that held its volumes were removed (its calls time out; the engine gives up after a minute each).');
-  }
 }

@@ -2,7 +2,8 @@
  * The benchmark's world on this machine: a private Docker Engine with our plugin installed
  * by scripts/install, one real sshd on loopback, latency-injecting proxies in front of it,
  * rclone's `serve docker` as a legacy plugin on the same engine, and raw sshfs mounts.
- * Everything lives under one directory (default /run/dvs-bench) and stop() ends all of it.
+ * Everything lives under one directory (scripts/bench's work directory/docker) and stop()
+ * ends all of it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -13,11 +14,12 @@ import { descendants, processes, rssMB } from './lib/procfs';
 import { removeStaleLegacySockets } from '../../test/support/legacy-plugin-sockets';
 import { readFileFrom } from '../../test/support/read-from';
 import { readMounts } from '../../src/system/mountinfo';
+import { unmountUnder } from './lib/mounts';
 import { startLatencyProxy } from '../../test/support/latency-proxy';
 import { run, runOk, type RunOptions, type RunResult } from '../../test/support/run';
 import { log, sleep } from './lib/proc';
+import { REPO } from './lib/repo';
 
-export const REPO = path.resolve(__dirname, '..', '..');
 export const PLUGIN = 'sftp';
 /** rclone's socket name, i.e. its driver name on the engine (unique to the benchmark). */
 export const RCLONE_DRIVER = 'dvsbenchrc';
@@ -496,14 +498,7 @@ export class World {
       await step('engine', () => runOk(path.join(REPO, 'scripts/engine'), ['purge', this.engineDir]));
     }
     // Whatever is still mounted below the benchmark's directory (a killed rclone, sshfs).
-    await step('leftover mounts', async () => {
-      const mounts = (await readMounts())
-        .map((entry) => entry.mountPoint)
-        .filter((m) => m.startsWith(`${this.options.dir}/`) && !(options.keepEngine && m.startsWith(`${this.engineDir}/`)))
-        .sort()
-        .reverse();
-      for (const m of mounts) await run('umount', ['-l', m]);
-    });
+    await step('leftover mounts', () => unmountUnder(this.options.dir, options.keepEngine ? [this.engineDir] : []));
     if (!options.keepEngine) await step('directory', () => fs.rmSync(this.options.dir, { recursive: true, force: true }));
   }
 }

@@ -1,8 +1,9 @@
 /**
- * The workloads of scripts/bench-metadata. Each runs as one spawned command on the host
- * inside a fresh mount and is timed from spawn to exit with the monotonic clock
- * (performance.now in test/support/run.ts); preparing and checking happen outside the
- * figure, directly on the server's file system, as another host would see it.
+ * The workloads of the metadata suite (scripts/bench --only metadata). Each runs as one
+ * spawned command on the host inside a fresh mount and is timed from spawn to exit with
+ * the monotonic clock (performance.now in test/support/run.ts); preparing and checking
+ * happen outside the figure, directly on the server's file system, as another host would
+ * see it.
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';

@@ -3,7 +3,7 @@
  * dist/main.js` outside Docker with --cpu-prof, fills it with local volumes, sends CALLS
  * calls of one kind, stops it and prints the functions with the most self time.
  *
- *   npx tsx scripts/bench.d/profile-control.ts KIND [VOLUMES] [CALLS]
+ *   scripts/bench --profile KIND[:VOLUMES[:CALLS]]
  *   KIND: list | get | path | capabilities | create | mount | remove
  *
  * Self time of a function is time spent in it, not in what it calls; "(program)" and
@@ -15,6 +15,7 @@ import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { cleanup, delay, MAIN, makeDirs, NODE_FLAGS } from '../../test/support/daemon-process';
 import { EngineClient } from '../../test/support/engine-client';
+import type { Cleanup } from './cleanup';
 import { quantile } from './lib/stats';
 
 interface ProfileNode {
@@ -31,7 +32,7 @@ interface Profile {
 }
 
 /** Self time per function over the samples taken at or after `fromMicros` (CLOCK_MONOTONIC, as V8 stamps them). */
-export function selfTimes(profile: Profile, fromMicros = 0): { name: string; ms: number }[] {
+function selfTimes(profile: Profile, fromMicros = 0): { name: string; ms: number }[] {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const totals = new Map<string, number>();
   let stamp = profile.startTime;
@@ -48,10 +49,7 @@ export function selfTimes(profile: Profile, fromMicros = 0): { name: string; ms:
   return [...totals.entries()].map(([name, ms]) => ({ name, ms })).sort((a, b) => b.ms - a.ms);
 }
 
-async function main(): Promise<void> {
-  const kind = process.argv[2] ?? 'list';
-  const volumes = Number(process.argv[3] ?? 10000);
-  const calls = Number(process.argv[4] ?? 500);
+export async function profileControl(kind: string, volumes: number, calls: number, cleanupPath: Cleanup): Promise<void> {
   const profDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dvs-prof-'));
   const dirs = makeDirs('dvs-bench-prof');
   // --cpu-prof is refused in NODE_OPTIONS, so the daemon is spawned here with it.
@@ -60,6 +58,11 @@ async function main(): Promise<void> {
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   const exited = new Promise((resolve) => child.once('exit', resolve));
+  const held = cleanupPath.hold('profiled daemon', async () => {
+    child.kill('SIGTERM');
+    await exited;
+    cleanup(dirs.base);
+  });
   const c = new EngineClient(dirs.socket);
   for (let i = 0; ; i += 1) {
     try {
@@ -111,9 +114,7 @@ async function main(): Promise<void> {
     }
   } finally {
     c.close();
-    child.kill('SIGTERM');
-    await exited;
-    cleanup(dirs.base);
+    await held.release();
   }
   const file = fs.readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
   if (file === undefined) throw new Error(`no profile written in ${profDir}`);
@@ -122,11 +123,4 @@ async function main(): Promise<void> {
   const total = self.reduce((a, b) => a + b.ms, 0);
   console.log(`${kind} x${calls} at ${volumes} volumes: client-side p50 ${quantile(times, 0.5).toFixed(2)} ms, p99 ${quantile(times, 0.99).toFixed(2)} ms; profile ${path.join(profDir, file)} (${total.toFixed(0)} ms sampled during the calls)`);
   for (const { name, ms } of self.slice(0, 25)) console.log(`${ms.toFixed(1).padStart(8)} ms ${((ms / total) * 100).toFixed(1).padStart(5)}%  ${name}`);
-}
-
-if (require.main === module) {
-  main().catch((error: unknown) => {
-    console.error(error);
-    process.exit(1);
-  });
 }

@@ -1,58 +1,101 @@
-/** The figures of one run, kept as raw samples so the report can always be rebuilt. */
+/**
+ * The results file of scripts/bench (docs/benchmarks.json): one run per suite, each kept as
+ * raw samples so the page can always be rebuilt. A run of some suites replaces theirs and
+ * keeps the others'.
+ */
 import fs from 'node:fs';
 
 export type Better = 'higher' | 'lower';
 
+/** Sizes of a run: the full ones, the reduced ones (a whole run in about 40 minutes), or quick ones (development). */
+export const SIZE_MODES = ['full', 'reduced', 'quick'] as const;
+export type SizeMode = (typeof SIZE_MODES)[number];
+
 export interface Figure {
-  /** Section of the report, e.g. "data-0" (data path at RTT 0 ms). */
+  /** The step of the suite that measured it (a resumed run measures a step again from scratch). */
+  step: string;
+  /** Group within the suite, e.g. "rtt-0" (round-trip time 0 ms). */
   section: string;
-  /** Test within the section, e.g. "sequential write". */
+  /** What was measured, e.g. "sequential write". */
   test: string;
   peer: string;
   unit: string;
   better: Better;
-  /** Repeated measurements; the report shows their median and range. */
+  /** Repeated measurements; the page shows their median and range. */
   samples: number[];
   /** How one sample was obtained, when it is not obvious (e.g. "p99 of 200 calls"). */
   note?: string;
 }
 
-export interface Results {
-  mode: 'quick' | 'full';
+/** One suite's run. */
+export interface SuiteRun {
+  mode: SizeMode;
   startedAt: string;
   finishedAt?: string;
+  /** `git rev-parse --short HEAD`, and whether the tree had uncommitted changes. */
+  commit: string;
   machine: Record<string, string>;
+  /** The sizes and whatever else the page needs to say how it measured. */
   params: Record<string, unknown>;
+  /** Steps done; --resume runs the others. */
+  completed: string[];
   figures: Figure[];
   notes: string[];
   errors: string[];
 }
 
-export class ResultStore {
+const VERSION = 2;
+
+export interface ResultsFile {
+  version: typeof VERSION;
+  suites: Record<string, SuiteRun>;
+}
+
+/** The results in `file`; empty when it is missing or of an earlier format. */
+export function loadResults(file: string): ResultsFile {
+  if (!fs.existsSync(file)) return { version: VERSION, suites: {} };
+  const parsed = JSON.parse(fs.readFileSync(file, 'utf8')) as Partial<ResultsFile>;
+  return parsed.version === VERSION && parsed.suites !== undefined ? (parsed as ResultsFile) : { version: VERSION, suites: {} };
+}
+
+export function saveResults(file: string, results: ResultsFile): void {
+  fs.writeFileSync(`${file}.tmp`, `${JSON.stringify(results, null, 1)}\n`);
+  fs.renameSync(`${file}.tmp`, file);
+}
+
+/** Where the measuring code puts figures: the run of one suite, tagged with the step that runs. */
+export class SuiteStore {
+  /** The step now running. */
+  step = '';
+
   constructor(
-    readonly results: Results,
-    private readonly file: string,
+    readonly run: SuiteRun,
+    private readonly persist: () => void,
   ) {}
 
   add(section: string, test: string, peer: string, unit: string, better: Better, value: number, note?: string): void {
     let figure = this.find(section, test, peer);
     if (figure === undefined) {
-      figure = { section, test, peer, unit, better, samples: [] };
+      figure = { step: this.step, section, test, peer, unit, better, samples: [] };
       if (note !== undefined) figure.note = note;
-      this.results.figures.push(figure);
+      this.run.figures.push(figure);
     }
     figure.samples.push(value);
   }
 
   find(section: string, test: string, peer: string): Figure | undefined {
-    return this.results.figures.find((f) => f.section === section && f.test === test && f.peer === peer);
+    return this.run.figures.find((f) => f.section === section && f.test === test && f.peer === peer);
+  }
+
+  note(text: string): void {
+    this.run.notes.push(text);
   }
 
   error(message: string): void {
-    this.results.errors.push(message);
+    this.run.errors.push(`${this.step}: ${message}`);
   }
 
   save(): void {
-    fs.writeFileSync(this.file, `${JSON.stringify(this.results, null, 1)}\n`);
+    this.persist();
   }
 }

@@ -1,0 +1,4 @@
+import path from 'node:path';
+
+/** The repository root: the checkout being measured. */
+export const REPO = path.resolve(__dirname, '..', '..', '..');

@@ -1,0 +1,36 @@
+/** control: VolumeDriver call latency of this build and the baseline (outside Docker), and the plugin's memory in the engine. */
+import { controlPath } from '../control-path';
+import { memoryWithMounts, memoryWithVolumes, recordMemory } from '../memory';
+import { controlSection } from '../report/control';
+import type { Suite } from '../suite';
+
+export const controlSuite: Suite = {
+  id: 'control',
+  summary: 'p50/p99 of every VolumeDriver call at 10 to 10,000 volumes, this build next to --baseline, alternating; plugin and rclone memory in the engine',
+  minutes: { full: 25, reduced: 8, quick: 2 },
+  engineRtts: () => [0],
+  params: (sizes) => ({ control: sizes.control }),
+  steps: () => [
+    {
+      id: 'calls',
+      // First of all, while nothing else runs.
+      order: 10,
+      engine: false,
+      async run(ctx) {
+        const builds = await ctx.builds();
+        ctx.store.run.params.builds = builds.map(({ id, commit }) => ({ id, commit }));
+        await controlPath(builds, ctx.sizes.control, ctx.store, ctx.cleanup);
+      },
+    },
+    // The plugin idle first, before any other suite used the engine.
+    { id: 'memory-idle', order: 50, engine: true, run: async (ctx) => recordMemory(await ctx.world(), ctx.store, 'idle') },
+    {
+      id: 'memory-volumes',
+      order: 80,
+      engine: true,
+      run: async (ctx) => memoryWithVolumes(await ctx.world(), ctx.store, ctx.sizes.control.memory.volumes, ctx.sizes.control.memory.rcloneVolumes),
+    },
+    { id: 'memory-mounts', order: 81, engine: true, run: async (ctx) => memoryWithMounts(await ctx.world(), ctx.store, ctx.sizes.control.memory.mounted) },
+  ],
+  section: controlSection,
+};

@@ -1,0 +1,24 @@
+/** sharing: connection sharing, this build next to the baseline, per round-trip time. */
+import { sharingSection } from '../report/sharing';
+import { sharingAtRtt } from '../sharing';
+import type { Suite } from '../suite';
+
+export const sharingSuite: Suite = {
+  id: 'sharing',
+  summary: 'Mount on a known/new server, MB/s of 1 and 4 volumes, a storm of Mounts, SSH connections: this build next to --baseline, alternating; loopback and 10 ms',
+  minutes: { full: 12, reduced: 6, quick: 2 },
+  engineRtts: () => [],
+  params: (sizes) => ({ sharing: sizes.sharing }),
+  steps: (sizes) =>
+    sizes.sharing.rtts.map((rtt) => ({
+      id: `rtt-${rtt}`,
+      order: 30 + rtt / 1000,
+      engine: false,
+      async run(ctx) {
+        const builds = await ctx.builds();
+        ctx.store.run.params.builds = builds.map(({ id, commit }) => ({ id, commit }));
+        await sharingAtRtt(builds, rtt, ctx.sizes.sharing, ctx.store, ctx.cleanup);
+      },
+    })),
+  section: sharingSection,
+};
