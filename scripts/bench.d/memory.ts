@@ -38,9 +38,9 @@ export async function recordMemory(world: World, store: SuiteStore, state: strin
   store.save();
 }
 
-/** RSS of ours with `count` local volumes, and of rclone with `rcloneCount` of its own (made on the API socket, not timed). */
-export async function memoryWithVolumes(world: World, store: SuiteStore, count: number, rcloneCount: number): Promise<void> {
-  for (const [peer, n] of [['ours-local', count], ['rclone', rcloneCount]] as const) {
+/** RSS of ours with `n` local volumes, and of rclone with `n` of its own (made on the API socket, not timed). */
+export async function memoryWithVolumes(world: World, store: SuiteStore, n: number): Promise<void> {
+  for (const peer of ['ours-local', 'rclone'] as const) {
     log(`memory: ${n} volumes of ${peer}`);
     try {
       for (let i = 0; i < n; i += 1) {

@@ -27,9 +27,8 @@ export interface MountSizes {
 }
 
 export interface MemorySizes {
-  /** Local volumes of ours, and volumes of rclone, held while RSS is read. */
+  /** Volumes held (local ones of ours, and as many of rclone) while RSS is read. */
   volumes: number;
-  rcloneVolumes: number;
   /** SFTP volumes mounted by running containers, per driver. */
   mounted: number;
 }
@@ -50,7 +49,7 @@ export const SIZES: Record<SizeMode, Sizes> = {
   full: {
     data: { 0: { rounds: 5, seqMiB: 1024, files: 5000 }, 10: { rounds: 3, seqMiB: 256, files: 200 }, 50: { rounds: 3, seqMiB: 32, files: 50 } },
     metadata: { peers: PEER_IDS, workloads: DEFAULT_WORKLOADS, files: { 0: 5000, 10: 200, 50: 100 }, rounds: { 0: 5, 10: 3, 50: 3 } },
-    control: { counts: [10, 1000, 10000], samples: 500, repetitions: 3, memory: { volumes: 1000, rcloneVolumes: 1000, mounted: 20 } },
+    control: { counts: [10, 1000, 10000], samples: 500, repetitions: 3, memory: { volumes: 1000, mounted: 20 } },
     mount: { cliVolumes: 1000, cliSftpVolumes: 100, cliRepeats: 20, mountFirst: 10, mountRepeats: 20, coldRuns: 5 },
     sharing: { rounds: 3, sizeMiB: 256, rtts: [0, 10], storm: 60, mountSamples: 5 },
     catalogue: { rounds: 200, removals: 20, idleSeconds: 30 },
@@ -58,7 +57,7 @@ export const SIZES: Record<SizeMode, Sizes> = {
   reduced: {
     data: { 0: { rounds: 3, seqMiB: 256, files: 1000 }, 10: { rounds: 2, seqMiB: 64, files: 100 } },
     metadata: { peers: METADATA_PEERS_REDUCED, workloads: DEFAULT_WORKLOADS, files: { 0: 1000, 10: 100 }, rounds: { 0: 3, 10: 2 } },
-    control: { counts: [10, 1000, 10000], samples: 200, repetitions: 2, memory: { volumes: 1000, rcloneVolumes: 200, mounted: 10 } },
+    control: { counts: [10, 1000, 10000], samples: 200, repetitions: 2, memory: { volumes: 500, mounted: 10 } },
     mount: { cliVolumes: 200, cliSftpVolumes: 30, cliRepeats: 10, mountFirst: 5, mountRepeats: 10, coldRuns: 3 },
     sharing: { rounds: 2, sizeMiB: 128, rtts: [0, 10], storm: 60, mountSamples: 5 },
     catalogue: { rounds: 100, removals: 10, idleSeconds: 30 },
@@ -66,7 +65,7 @@ export const SIZES: Record<SizeMode, Sizes> = {
   quick: {
     data: { 0: { rounds: 1, seqMiB: 32, files: 100 }, 10: { rounds: 1, seqMiB: 8, files: 20 } },
     metadata: { peers: PEER_IDS.filter((p) => ['sshfs-defaults', 'ours', 'rclone'].includes(p)), workloads: DEFAULT_WORKLOADS, files: { 0: 100, 10: 100 }, rounds: { 0: 1, 10: 1 } },
-    control: { counts: [10, 1000], samples: 50, repetitions: 1, memory: { volumes: 20, rcloneVolumes: 5, mounted: 3 } },
+    control: { counts: [10, 1000], samples: 50, repetitions: 1, memory: { volumes: 20, mounted: 3 } },
     mount: { cliVolumes: 20, cliSftpVolumes: 3, cliRepeats: 3, mountFirst: 2, mountRepeats: 3, coldRuns: 1 },
     sharing: { rounds: 1, sizeMiB: 16, rtts: [0, 10], storm: 12, mountSamples: 2 },
     catalogue: { rounds: 20, removals: 3, idleSeconds: 5 },

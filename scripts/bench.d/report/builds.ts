@@ -26,7 +26,8 @@ const NOISE_FLOOR = 0.1;
 export function versusBaseline(f: Figures, section: string, test: string): { text: string; withinNoise: boolean | undefined } {
   const current = f.stat(section, test, 'current');
   const baseline = f.stat(section, test, 'baseline');
-  if (current === undefined || baseline === undefined || baseline.median === 0) return { text: '—', withinNoise: undefined };
+  if (current === undefined || baseline === undefined) return { text: '—', withinNoise: undefined };
+  if (baseline.median === 0) return current.median === 0 ? { text: 'equal', withinNoise: true } : { text: '—', withinNoise: false };
   const r = current.median / baseline.median;
   const noise = Math.max(NOISE_FLOOR, current.spread, baseline.spread);
   return { text: ratio(r), withinNoise: Math.abs(r - 1) <= noise };

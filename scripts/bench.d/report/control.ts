@@ -103,9 +103,9 @@ export const controlSection: Section = {
     const s = sizes(run);
     return (
       `${s.samples ?? '?'} sequential calls of each kind per daemon, after filling it with ${(s.counts ?? []).join(', ')} volumes (100 Creates in flight); ` +
-      `${s.repetitions ?? '?'} fresh daemons per build and count, the builds alternating and the order of counts rotating; cells are medians over the daemons of each daemon's p50 / p99, ± half their range. ` +
+      `${s.repetitions ?? '?'} fresh daemon(s) per build and count, the builds alternating and the order of counts rotating; cells are medians over the daemons of each daemon's p50 / p99, ± half their range. ` +
       `The floor is the same client against a do-nothing node HTTP server (Capabilities, and List of as many entries): what this machine and the reply's size cost alone. ` +
-      `Memory: RSS from /proc, median of three readings after the state settled; ${s.memory?.volumes ?? '?'} local volumes of ours, ${s.memory?.rcloneVolumes ?? '?'} of rclone, ${s.memory?.mounted ?? '?'} SFTP volumes mounted per driver.`
+      `Memory: RSS from /proc, median of three readings after the state settled; ${s.memory?.volumes ?? '?'} local volumes of ours and as many of rclone, ${s.memory?.mounted ?? '?'} SFTP volumes mounted per driver.`
     );
   },
   peers: (run) => [...buildPeers(run), '**floor**: a bare node HTTP server on a Unix socket', '**rclone**: `rclone serve docker` (memory only)'],

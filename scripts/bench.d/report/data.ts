@@ -92,7 +92,7 @@ export const dataSection: Section = {
     '`docker run --rm -v TARGET:/d dvs-busybox` that times its own work (container start is not in the figure); the host drops its caches before every read, stat and listing.',
   how: (run) =>
     `${Object.entries(sizesOf(run))
-      .map(([rtt, s]) => `RTT ${rtt} ms${rtt === '0' ? ' (loopback)' : ' (a latency proxy on loopback delays every chunk by half of it each way)'}: ${s.rounds} rounds, ${s.seqMiB} MiB sequential, ${s.files} files of 4 KiB in directories of 100`)
+      .map(([rtt, s]) => `RTT ${rtt} ms${rtt === '0' ? ' (loopback)' : ' (a latency proxy on loopback delays every chunk by half of it each way)'}: ${s.rounds} round(s), ${s.seqMiB} MiB sequential, ${s.files} files of 4 KiB in directories of 100`)
       .join('; ')}. Peers alternate within a round and the order rotates from round to round; one private engine and one OpenSSH sshd on 127.0.0.1 serve them all.`,
   peers: () => [...NETWORK_PEERS, ...LOCAL_PEERS].map((p) => `**${PEERS[p].short}**: ${PEERS[p].label}`),
   body(run, writeChart) {

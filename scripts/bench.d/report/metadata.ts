@@ -83,7 +83,7 @@ export const metadataSection: Section = {
   how(run) {
     const p = (run.params.metadata ?? {}) as Params;
     return (
-      `Files of 4 KiB in directories of 100: ${perRtt(p.files, 'files')}; ${perRtt(p.rounds, 'rounds')}. RTT 0 ms is loopback; other RTTs go through a latency proxy that delays every chunk by half the RTT each way. ` +
+      `Files of 4 KiB in directories of 100: ${perRtt(p.files, 'files')}; ${perRtt(p.rounds, 'round(s)')}. RTT 0 ms is loopback; other RTTs go through a latency proxy that delays every chunk by half the RTT each way. ` +
       'Every sample is one workload in a fresh mount (a new sshfs or rclone process, every cache cold), timed from spawn to exit of the command; before it, the mount opens all its connections (16 files held open at once), since a long-lived mount pays those handshakes once. ' +
       'Within a round the peers alternate for every workload and their order rotates from round to round. The file count shrinks as the RTT grows (a small file costs 4 to 6 round trips); ratios between peers do not depend on it.'
     );

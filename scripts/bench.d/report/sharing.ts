@@ -55,7 +55,7 @@ export const sharingSection: Section = {
     const s = (run.params.sharing ?? {}) as Partial<SharingSizes>;
     return (
       `Both daemons run outside Docker (\`node MAIN\`) against one OpenSSH sshd with stock MaxStartups, at RTT ${(s.rtts ?? []).join(' and ')} ms (0: loopback; others through a latency proxy). ` +
-      `${s.rounds ?? '?'} rounds, a fresh daemon per build and round, the builds alternating and their order flipping each round; ${s.mountSamples ?? '?'} Mounts timed per figure (their median), ` +
+      `${s.rounds ?? '?'} round(s), a fresh daemon per build and round, the builds alternating and their order flipping each round; ${s.mountSamples ?? '?'} Mounts timed per figure (their median), ` +
       `${s.sizeMiB ?? '?'} MiB per volume written (dd conv=fsync) and read after dropping caches, a storm of ${s.storm ?? '?'} Mounts.`
     );
   },

@@ -28,7 +28,7 @@ export const controlSuite: Suite = {
       id: 'memory-volumes',
       order: 80,
       engine: true,
-      run: async (ctx) => memoryWithVolumes(await ctx.world(), ctx.store, ctx.sizes.control.memory.volumes, ctx.sizes.control.memory.rcloneVolumes),
+      run: async (ctx) => memoryWithVolumes(await ctx.world(), ctx.store, ctx.sizes.control.memory.volumes),
     },
     { id: 'memory-mounts', order: 81, engine: true, run: async (ctx) => memoryWithMounts(await ctx.world(), ctx.store, ctx.sizes.control.memory.mounted) },
   ],
