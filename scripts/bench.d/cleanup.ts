@@ -2,10 +2,10 @@
  * The one clean-up path of scripts/bench: everything a run starts (engine, sshd, daemons,
  * proxies, mounts) is held here with the way to stop it. A normal end releases each in
  * turn; the end of the run, a failure or a signal stops what is still held, last first,
- * then unmounts whatever is left below the work directory.
+ * then unmounts whatever is left below the work directory and removes it.
  */
 import { log } from './lib/proc';
-import { unmountUnder } from './lib/mounts';
+import { removeUnmounted, unmountUnder } from './lib/mounts';
 
 export interface Held {
   /** Stops the thing now (once) and forgets it. */
@@ -27,8 +27,12 @@ export class Cleanup {
   constructor(
     /** Mounts below it are undone at the end. */
     private readonly dir: string,
-    /** Mounts below these stay (the engine a --keep run leaves). */
-    private readonly keepUnder: readonly string[] = [],
+    private readonly options: {
+      /** Mounts below these stay (the engine a --keep run leaves). */
+      keepUnder?: readonly string[];
+      /** Remove the directory at the end (when nothing is mounted below it any more). */
+      removeDir?: boolean;
+    } = {},
   ) {}
 
   get closed(): boolean {
@@ -81,12 +85,13 @@ export class Cleanup {
     }
   }
 
-  /** Stops everything still held, last first, then unmounts what is left below the directory. Idempotent. */
+  /** Stops everything still held, last first, then unmounts what is left below the directory (and removes it). Idempotent. */
   close(): Promise<void> {
     this.closing ??= (async () => {
       for (const entry of this.held.splice(0).reverse()) await this.stopEntry(entry);
       try {
-        await unmountUnder(this.dir, this.keepUnder);
+        await unmountUnder(this.dir, this.options.keepUnder);
+        if (this.options.removeDir === true) await removeUnmounted(this.dir);
       } catch (error) {
         log(`clean-up: leftover mounts: ${(error as Error).message}`);
       }

@@ -10,7 +10,6 @@ import { baselineBuild, currentBuild, describeCheckout, type Build } from './bas
 import { Cleanup, type Held } from './cleanup';
 import type { Args } from './cli';
 import { EngineGone, World } from './env';
-import { removeUnmounted } from './lib/mounts';
 import { log } from './lib/proc';
 import { REPO } from './lib/repo';
 import { loadResults, saveResults, SuiteStore, type ResultsFile, type SuiteRun } from './lib/results';
@@ -49,7 +48,7 @@ export async function runSuites(args: Args): Promise<number> {
   const file = path.join(args.out, 'benchmarks.json');
   const results: ResultsFile = loadResults(file);
   const worldDir = path.join(args.dir, 'docker');
-  const cleanup = new Cleanup(args.dir, args.keep ? [worldDir] : []);
+  const cleanup = new Cleanup(args.dir, args.keep ? { keepUnder: [worldDir] } : { removeDir: true });
   // Daemons and sshd of the host suites make their directories in TMPDIR: below the work directory.
   process.env.TMPDIR = path.join(args.dir, 'tmp');
   fs.mkdirSync(process.env.TMPDIR, { recursive: true, mode: 0o755 });
@@ -115,7 +114,6 @@ export async function runSuites(args: Args): Promise<number> {
     if (!cleanup.interrupted) throw error;
   } finally {
     await cleanup.close();
-    if (!args.keep) await removeUnmounted(args.dir);
   }
   persist();
   if (cleanup.interrupted) return 130;
