@@ -26,7 +26,7 @@ export function usage(): string {
   const width = Math.max(...SUITE_IDS.map((id) => id.length));
   const suites = SUITE_IDS.map((id) => {
     const { summary, minutes } = SUITES[id];
-    return `  ${id.padEnd(width)}  ${summary}\n  ${''.padEnd(width)}  (~${minutes.full} min full, ~${minutes.reduced} reduced, ~${minutes.quick} quick)`;
+    return `  ${id.padEnd(width)}  ${`~${minutes.reduced}/${minutes.full}/${minutes.quick} min`.padEnd(15)}${summary}`;
   });
   return `Usage: scripts/bench [--only SUITE,...] [--quick | --sizes full|reduced|quick] [--baseline REF]
                     [--out DIR] [--dir DIR] [--resume] [--reuse] [--keep]
@@ -37,9 +37,10 @@ Runs benchmark suites side by side with their peers and writes one page, DIR/ben
 (a section per suite: ## data, ## metadata, ...), its results DIR/benchmarks.json and charts.
 A run of some suites replaces their sections and keeps the others. Needs root; everything
 it starts (engine, sshd, proxies, daemons, mounts) is stopped and unmounted at the end, on
-failure and on Ctrl-C. Times below are for this 2-core machine, plus ~3 min of builds.
+failure and on Ctrl-C.
 
-Suites (all by default, run in an order that keeps the engine idle or stopped as needed):
+Suites (all by default; minutes on a 2-core machine at reduced/full/quick sizes, plus ~3
+minutes of builds):
 ${suites.join('\n')}
 
 Options:

@@ -1,6 +1,6 @@
-/** Small statistics over samples: medians with their spread, and quantiles. */
+/** Small statistics over samples: medians, quantiles, and numbers as the page prints them. */
 
-export function sorted(values: readonly number[]): number[] {
+function sorted(values: readonly number[]): number[] {
   return [...values].sort((a, b) => a - b);
 }
 
@@ -17,22 +17,6 @@ export function quantile(values: readonly number[], q: number): number {
   if (s.length === 0) return NaN;
   const rank = Math.max(1, Math.ceil(q * s.length));
   return s[Math.min(s.length, rank) - 1]!;
-}
-
-export interface Summary {
-  median: number;
-  min: number;
-  max: number;
-  n: number;
-  /** (max - min) / median, as a fraction. */
-  spread: number;
-}
-
-export function summarize(values: readonly number[]): Summary {
-  const m = median(values);
-  const min = Math.min(...values);
-  const max = Math.max(...values);
-  return { median: m, min, max, n: values.length, spread: values.length > 1 && m !== 0 ? (max - min) / Math.abs(m) : 0 };
 }
 
 /** Formats a number with about three significant digits. */

@@ -79,7 +79,7 @@ function chart(f: Figures): string {
   for (const count of counts(f)) {
     for (const [which, calls] of [['reads', READS], ['changes', CHANGES]] as const) {
       const bars = calls.flatMap((call) =>
-        (['current', 'baseline'] as const).map((build) => bar(f, `p50-${count}`, call, build, `${call} ${build}`, BUILD_COLORS[build])).filter((b): b is Bar => b !== undefined),
+        (['current', 'baseline'] as const).map((build) => bar(f, `p50-${count}`, call, build, `${call}, ${build === 'current' ? 'this' : 'base'}`, BUILD_COLORS[build])).filter((b): b is Bar => b !== undefined),
       );
       if (bars.length > 0) panels.push({ title: `p50 of ${which}, ${count} volumes`, unit: 'ms, lower is better', bars });
     }
@@ -89,7 +89,7 @@ function chart(f: Figures): string {
     return b === undefined ? [] : [b];
   });
   if (memory.length > 0) panels.push({ title: "RSS of the plugin's node process in the engine", unit: 'MB, lower is better', bars: memory, threshold: { value: 80, label: 'target 80 MB' } });
-  return barChart('Control path: VolumeDriver calls on the socket, this build and the baseline', 'bar: median over the daemons, whisker: their range', panels, 2);
+  return barChart('Control path: VolumeDriver calls on the socket, this build (this) and the baseline (base)', 'bar: median over the daemons, whisker: their range', panels, 2);
 }
 
 const sizes = (run: SuiteRun): Partial<Sizes['control']> => run.params.control ?? {};

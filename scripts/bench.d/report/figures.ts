@@ -1,6 +1,6 @@
 /** Reading a suite's figures for the page: medians with their spread, ratios, table cells, bars. */
 import type { Figure, SuiteRun } from '../lib/results';
-import { fmt, quantile, summarize } from '../lib/stats';
+import { fmt, median, quantile } from '../lib/stats';
 import type { Bar } from '../lib/svg';
 
 export interface Stat {
@@ -15,9 +15,10 @@ export interface Stat {
 /** Median with its spread: min-max for fewer than 10 samples, p10-p90 otherwise. */
 export function stat(figure: Figure | undefined): Stat | undefined {
   if (figure === undefined || figure.samples.length === 0) return undefined;
-  const s = summarize(figure.samples);
-  const [low, high] = s.n >= 10 ? [quantile(figure.samples, 0.1), quantile(figure.samples, 0.9)] : [s.min, s.max];
-  return { median: s.median, low, high, n: s.n, spread: s.median !== 0 ? (high - low) / 2 / Math.abs(s.median) : 0 };
+  const { samples } = figure;
+  const m = median(samples);
+  const [low, high] = samples.length >= 10 ? [quantile(samples, 0.1), quantile(samples, 0.9)] : [Math.min(...samples), Math.max(...samples)];
+  return { median: m, low, high, n: samples.length, spread: m !== 0 ? (high - low) / 2 / Math.abs(m) : 0 };
 }
 
 export class Figures {

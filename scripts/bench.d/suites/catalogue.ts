@@ -5,7 +5,7 @@ import type { Suite } from '../suite';
 
 export const catalogueSuite: Suite = {
   id: 'catalogue',
-  summary: 'the store catalogue across two hosts: Get of an unknown name (store up, hung), create-to-visible, remove-to-gone, idle store operations',
+  summary: 'the store catalogue across two hosts: Gets of unknown names, create/remove seen, idle load',
   minutes: { full: 2, reduced: 2, quick: 1 },
   engineRtts: () => [],
   params: (sizes) => ({ catalogue: sizes.catalogue }),

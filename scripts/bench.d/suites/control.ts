@@ -6,7 +6,7 @@ import type { Suite } from '../suite';
 
 export const controlSuite: Suite = {
   id: 'control',
-  summary: 'p50/p99 of every VolumeDriver call at 10 to 10,000 volumes, this build next to --baseline, alternating; plugin and rclone memory in the engine',
+  summary: 'p50/p99 of every VolumeDriver call, this build vs --baseline; plugin and rclone memory',
   minutes: { full: 25, reduced: 8, quick: 2 },
   engineRtts: () => [0],
   params: (sizes) => ({ control: sizes.control }),

@@ -5,7 +5,7 @@ import type { Suite } from '../suite';
 
 export const mountSuite: Suite = {
   id: 'mount',
-  summary: 'docker volume create/ls/inspect/rm and `docker run -v` latency (first, first on a new server, repeated): ours, rclone, local driver',
+  summary: 'docker volume create/ls/inspect/rm and docker run -v latency: ours, rclone, local driver',
   minutes: { full: 20, reduced: 5, quick: 2 },
   engineRtts: () => [0],
   params: (sizes) => ({ mount: sizes.mount }),

@@ -5,7 +5,7 @@ import type { Suite } from '../suite';
 
 export const sharingSuite: Suite = {
   id: 'sharing',
-  summary: 'Mount on a known/new server, MB/s of 1 and 4 volumes, a storm of Mounts, SSH connections: this build next to --baseline, alternating; loopback and 10 ms',
+  summary: 'shared SSH connections (Mounts, MB/s, a storm of Mounts), this build vs --baseline; 0 and 10 ms',
   minutes: { full: 12, reduced: 6, quick: 2 },
   engineRtts: () => [],
   params: (sizes) => ({ sharing: sizes.sharing }),
