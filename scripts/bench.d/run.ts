@@ -92,7 +92,12 @@ export async function runSuites(args: Args): Promise<number> {
             worldHeld = cleanup.hold('engine, plugin, sshd, rclone, raw sshfs', () => w.stop({ keepEngine: args.keep }));
             return w;
           })),
-        builds: () => (builds ??= Promise.all([currentBuild(), baselineBuild(args.baseline, args.dir)])),
+        // The page names the commits the suite compared.
+        builds: async () => {
+          const both = await (builds ??= Promise.all([currentBuild(), baselineBuild(args.baseline, args.dir)]));
+          run.params.builds = both.map(({ id, commit }) => ({ id, commit }));
+          return both;
+        },
       };
       log(`${planned.suite}: ${planned.step.id}`);
       const started = performance.now();

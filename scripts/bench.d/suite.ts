@@ -17,7 +17,7 @@ export interface StepContext {
   dir: string;
   /** The engine with our plugin, rclone and raw sshfs: started by the first step that asks. */
   world(): Promise<World>;
-  /** This checkout's build and the baseline's, built by the first step that asks. */
+  /** This checkout's build and the baseline's, built by the first step that asks (and named in the suite's params). */
   builds(): Promise<Build[]>;
 }
 

@@ -16,11 +16,7 @@ export const controlSuite: Suite = {
       // First of all, while nothing else runs.
       order: 10,
       engine: false,
-      async run(ctx) {
-        const builds = await ctx.builds();
-        ctx.store.run.params.builds = builds.map(({ id, commit }) => ({ id, commit }));
-        await controlPath(builds, ctx.sizes.control, ctx.store, ctx.cleanup);
-      },
+      run: async (ctx) => controlPath(await ctx.builds(), ctx.sizes.control, ctx.store, ctx.cleanup),
     },
     // The plugin idle first, before any other suite used the engine.
     { id: 'memory-idle', order: 50, engine: true, run: async (ctx) => recordMemory(await ctx.world(), ctx.store, 'idle') },

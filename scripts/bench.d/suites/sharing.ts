@@ -14,11 +14,7 @@ export const sharingSuite: Suite = {
       id: `rtt-${rtt}`,
       order: 30 + rtt / 1000,
       engine: false,
-      async run(ctx) {
-        const builds = await ctx.builds();
-        ctx.store.run.params.builds = builds.map(({ id, commit }) => ({ id, commit }));
-        await sharingAtRtt(builds, rtt, ctx.sizes.sharing, ctx.store, ctx.cleanup);
-      },
+      run: async (ctx) => sharingAtRtt(await ctx.builds(), rtt, ctx.sizes.sharing, ctx.store, ctx.cleanup),
     })),
   section: sharingSection,
 };
