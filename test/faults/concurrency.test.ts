@@ -2,28 +2,17 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { readVolumes } from '../support/state';
-import { cleanup, DaemonProcess, makeDirs, mountsUnder } from '../support/daemon-process';
-import { eventually, installCredentials, sftpOptions, sshfsUnder } from '../support/sftp-fixtures';
-import { TestSshd } from '../support/sshd';
+import { mountsUnder } from '../support/daemon-process';
+import { eventually, sftpOptions, sshfsUnder } from '../support/sftp-fixtures';
+import { withSshdAndDaemon } from '../support/sshd-and-daemon';
 
 describe('concurrency (real daemon, real sshd)', function () {
   this.timeout(10 * 60_000);
-  let sshd: TestSshd;
-  let daemon: DaemonProcess;
-  before(async () => {
-    sshd = await TestSshd.start();
-    const dirs = makeDirs('dvs-conc');
-    await installCredentials(sshd, dirs);
-    // idle SFTP mounts are released 1 s after their last Unmount: the end state is checked after
-    daemon = await DaemonProcess.start(dirs, { LOG_LEVEL: 'warn', SFTP_IDLE_UNMOUNT: '1' });
-  });
-  after(async () => {
-    await daemon.stop();
-    cleanup(daemon.dirs.base);
-    await sshd.dispose();
-  });
+  // idle SFTP mounts are released 1 s after their last Unmount: the end state is checked after
+  const fixture = withSshdAndDaemon({ prefix: 'dvs-conc', env: { LOG_LEVEL: 'warn', SFTP_IDLE_UNMOUNT: '1' } });
 
   it('ends with exact counts and nothing leaked after 200 parallel Mount/Unmount calls across 20 volumes', async () => {
+    const { sshd, daemon } = fixture;
     const names = Array.from({ length: 20 }, (_, i) => (i < 4 ? `sftp${i}` : `local${i}`));
     await Promise.all(names.map((name) => daemon.client.create(name, name.startsWith('sftp') ? sftpOptions(sshd, name) : {})));
     const calls = Array.from({ length: 200 }, (_, i) => ({ name: names[i % 20]!, id: `container-${i}` }));
@@ -56,6 +45,7 @@ describe('concurrency (real daemon, real sshd)', function () {
   });
 
   it('settles Creates and Removes racing on one name to a consistent end', async () => {
+    const { sshd, daemon } = fixture;
     for (const kind of ['local', 'sftp']) {
       const options = kind === 'sftp' ? sftpOptions(sshd, 'racer') : {};
       const replies = await Promise.all(

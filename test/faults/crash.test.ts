@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { cleanup, DaemonProcess, delay, makeDirs, mountsUnder } from '../support/daemon-process';
-import { eventually, installCredentials, sftpOptions, sshfsServing, sshfsUnder } from '../support/sftp-fixtures';
-import { TestSshd } from '../support/sshd';
+import { delay, mountsUnder } from '../support/daemon-process';
+import { eventually, sftpOptions, sshfsServing, sshfsUnder } from '../support/sftp-fixtures';
+import { withSshdAndDaemon } from '../support/sshd-and-daemon';
 import { faultRuns } from './fault-settings';
 
 type Op = { kind: 'create' } | { kind: 'remove' } | { kind: 'mount'; id: string } | { kind: 'unmount'; id: string };
@@ -29,21 +29,10 @@ function apply(model: Model, op: Op): void {
 
 describe('kill -9 at random points of a mixed local and SFTP workload', function () {
   this.timeout(60 * 60_000);
-  let sshd: TestSshd;
-  let daemon: DaemonProcess;
-  before(async () => {
-    sshd = await TestSshd.start();
-    const dirs = makeDirs('dvs-crash');
-    await installCredentials(sshd, dirs);
-    daemon = new DaemonProcess(dirs, { LOG_LEVEL: 'warn' });
-  });
-  after(async () => {
-    await daemon.stop();
-    cleanup(daemon.dirs.base);
-    await sshd.dispose();
-  });
+  const fixture = withSshdAndDaemon({ prefix: 'dvs-crash', env: { LOG_LEVEL: 'warn' }, startDaemons: false });
 
   it(`loses no acknowledged change over ${faultRuns.crashes} crashes and leaves no orphan sshfs or stale mount`, async () => {
+    const { sshd, daemon } = fixture;
     const names = ['l1', 'l2', 'l3', 's1', 's2'];
     const options = (name: string): Record<string, string> => (name.startsWith('s') ? sftpOptions(sshd, name) : {});
     const models = new Map<string, Model>(names.map((n) => [n, { exists: false, mounts: new Map(), inFlight: undefined }]));

@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { cleanup, DaemonProcess, makeDirs } from '../support/daemon-process';
-import { installCredentials, processesOf, sftpOptions } from '../support/sftp-fixtures';
-import { TestSshd } from '../support/sshd';
+import { processesOf, sftpOptions } from '../support/sftp-fixtures';
+import { withSshdAndDaemon } from '../support/sshd-and-daemon';
 
 const CANARY = '/tmp/dvs-pwned';
 
@@ -40,22 +39,11 @@ const BAD_NAMES = ['..', '.', '../x', 'x/..', '/etc', 'a/b', '-rf', '.hidden', '
 
 describe('injection corpus: every attempt refused, with no side effect', function () {
   this.timeout(10 * 60_000);
-  let sshd: TestSshd;
-  let daemon: DaemonProcess;
-  before(async () => {
-    fs.rmSync(CANARY, { force: true });
-    sshd = await TestSshd.start();
-    const dirs = makeDirs('dvs-inject');
-    await installCredentials(sshd, dirs);
-    daemon = await DaemonProcess.start(dirs, { LOG_LEVEL: 'error' });
-  });
-  after(async () => {
-    await daemon.stop();
-    cleanup(daemon.dirs.base);
-    await sshd.dispose();
-  });
+  before(() => fs.rmSync(CANARY, { force: true }));
+  const fixture = withSshdAndDaemon({ prefix: 'dvs-inject', env: { LOG_LEVEL: 'error' } });
 
   it(`refuses ${PAYLOADS.length * FIELDS.length + PROGRAM_OPTIONS.length + BAD_NAMES.length * 2} crafted requests without creating a file, spawning a process or logging in`, async () => {
+    const { sshd, daemon } = fixture;
     const sshfsBefore = processesOf('sshfs').length;
     const sshLogBefore = sshd.log().length;
     let tried = 0;

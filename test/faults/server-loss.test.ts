@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { cleanup, DaemonProcess, delay, makeDirs, mountsUnder } from '../support/daemon-process';
-import { eventually, installCredentials, sftpOptions, sshfsUnder } from '../support/sftp-fixtures';
-import { TestSshd } from '../support/sshd';
+import { delay, mountsUnder, type DaemonProcess } from '../support/daemon-process';
+import { eventually, sftpOptions, sshfsUnder } from '../support/sftp-fixtures';
+import { withSshdAndDaemon } from '../support/sshd-and-daemon';
 import { Writer } from './writer';
 
 /** Get, List and Path must answer at once whatever the server does. */
@@ -20,23 +20,12 @@ async function readsAreInstant(daemon: DaemonProcess, name: string): Promise<num
 
 describe('SFTP server loss while a container writes', function () {
   this.timeout(15 * 60_000);
-  let sshd: TestSshd;
-  let daemon: DaemonProcess;
-  beforeEach(async () => {
-    sshd = await TestSshd.start();
-    const dirs = makeDirs('dvs-loss');
-    await installCredentials(sshd, dirs);
-    // what is checked here is the last Unmount against a lost server, so no idle time
-    daemon = await DaemonProcess.start(dirs, { LOG_LEVEL: 'warn', SFTP_IDLE_UNMOUNT: '0' });
-  });
-  afterEach(async () => {
-    await daemon.stop();
-    cleanup(daemon.dirs.base);
-    await sshd.dispose();
-  });
+  // what is checked here is the last Unmount against a lost server, so no idle time
+  const fixture = withSshdAndDaemon({ prefix: 'dvs-loss', env: { LOG_LEVEL: 'warn', SFTP_IDLE_UNMOUNT: '0' }, perTest: true });
 
   for (const outageSeconds of [5, 60]) {
     it(`loses nothing confirmed by fsync over a ${outageSeconds} s outage, and the same mount carries on`, async () => {
+      const { sshd, daemon } = fixture;
       await daemon.client.create('loss', sftpOptions(sshd, 'loss'));
       const mountpoint = await daemon.client.mount('loss', 'container');
       const writer = new Writer(path.join(mountpoint, 'journal.txt'));
@@ -67,6 +56,7 @@ describe('SFTP server loss while a container writes', function () {
   }
 
   it('fails writes, answers reads at once and unmounts cleanly when the server is gone for good', async () => {
+    const { sshd, daemon } = fixture;
     await daemon.client.create('lost', sftpOptions(sshd, 'lost'));
     const mountpoint = await daemon.client.mount('lost', 'container');
     const writer = new Writer(path.join(mountpoint, 'journal.txt'));
@@ -84,6 +74,7 @@ describe('SFTP server loss while a container writes', function () {
   });
 
   it('fails Create and Mount against a dead server within their timeouts, well inside Docker\'s', async () => {
+    const { sshd, daemon } = fixture;
     await daemon.client.create('later', sftpOptions(sshd, 'later'));
     await sshd.kill();
     let started = Date.now();
@@ -103,6 +94,7 @@ describe('SFTP server loss while a container writes', function () {
   // sshfs mounts before it connects and unmounts when the connection fails: a Mount must
   // not take that brief mount, or the empty directory left under it, for a served volume.
   it('fails a Mount whose connections the server drops after accepting them, with the reason', async () => {
+    const { sshd, daemon } = fixture;
     await daemon.client.create('dropped', sftpOptions(sshd, 'dropped', { connect_timeout: '4' }));
     await sshd.kill();
     const dropper = await dropAfterAccepting(sshd.port);

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { cleanup, delay, type DaemonProcess } from '../support/daemon-process';
-import { eventually, startStoreHost } from '../support/sftp-fixtures';
-import { TestSshd } from '../support/sshd';
+import { delay, type DaemonProcess } from '../support/daemon-process';
+import { eventually } from '../support/sftp-fixtures';
+import { withSshdAndDaemon } from '../support/sshd-and-daemon';
 
 /**
  * The catalogue with no blind window (docs/catalogue-protocol.md): a name another host just
@@ -13,27 +13,11 @@ import { TestSshd } from '../support/sshd';
  */
 describe('the store catalogue across hosts: visibility and races (daemons, a real sshd)', function () {
   this.timeout(300_000);
-  let sshd: TestSshd;
-  const hosts: DaemonProcess[] = [];
-  const start = async (name: string, storeDir = 'store'): Promise<DaemonProcess> => {
-    const host = await startStoreHost(sshd, name, storeDir);
-    hosts.push(host);
-    return host;
-  };
-  const storeFile = (...parts: string[]): string => sshd.serverPath('store', '.docker-volume-sftp', ...parts);
+  // A fresh server and store for every test; the tests start their hosts.
+  const fixture = withSshdAndDaemon({ prefix: 'dvs-cat', hosts: 0, store: 'store', perTest: true });
+  const start = (name: string, storeDir = 'store'): Promise<DaemonProcess> => fixture.addDaemon({ name, store: storeDir });
+  const storeFile = (...parts: string[]): string => fixture.sshd.serverPath('store', '.docker-volume-sftp', ...parts);
   const names = async (host: DaemonProcess): Promise<string[]> => (await host.client.list()).map((v) => v.Name);
-
-  beforeEach(async () => {
-    sshd = await TestSshd.start();
-    await sshd.mkdirAsUser('store');
-  });
-  afterEach(async () => {
-    for (const host of hosts.splice(0)) {
-      await host.stop();
-      cleanup(host.dirs.base);
-    }
-    await sshd.dispose();
-  });
 
   it('finds on B, at once, a volume A created a moment ago (Get and Mount, 30 rounds)', async () => {
     const [a, b] = [await start('host-a'), await start('host-b')];
@@ -75,6 +59,7 @@ describe('the store catalogue across hosts: visibility and races (daemons, a rea
   });
 
   it('answers Get of an unknown name within about 1 s while the store hangs', async () => {
+    const { sshd } = fixture;
     const [b] = [await start('host-b')];
     await b.client.create('known');
     sshd.pause();
@@ -94,6 +79,7 @@ describe('the store catalogue across hosts: visibility and races (daemons, a rea
   });
 
   it('lets three hosts make the first volumes of a fresh store at the same moment (5 fresh stores)', async () => {
+    const { sshd } = fixture;
     for (let round = 0; round < 5; round += 1) {
       const storeDir = `fresh-store-${round}`;
       await sshd.mkdirAsUser(storeDir);

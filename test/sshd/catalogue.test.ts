@@ -1,36 +1,21 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { cleanup, delay, type DaemonProcess } from '../support/daemon-process';
-import { eventually, startStoreHost } from '../support/sftp-fixtures';
+import { delay, type DaemonProcess } from '../support/daemon-process';
+import { eventually } from '../support/sftp-fixtures';
+import { withSshdAndDaemon } from '../support/sshd-and-daemon';
 import { TestSshd } from '../support/sshd';
 
 const LEASE_TTL = 3;
 
 describe('one catalogue for every host of a store (two daemons, a real sshd)', function () {
   this.timeout(120_000);
-  let sshd: TestSshd;
-  let hostA: DaemonProcess;
-  let hostB: DaemonProcess;
-
-  const startHost = (name: string): Promise<DaemonProcess> => startStoreHost(sshd, name, 'store', { SFTP_LEASE_TTL: String(LEASE_TTL) });
+  // Hosts host-a and host-b of the store at 'store'.
+  const fixture = withSshdAndDaemon({ prefix: 'dvs-cat', hosts: 2, store: 'store', env: { SFTP_LEASE_TTL: String(LEASE_TTL) }, perTest: true });
   const names = async (host: DaemonProcess): Promise<string[]> => (await host.client.list()).map((v) => v.Name).sort();
 
-  beforeEach(async () => {
-    sshd = await TestSshd.start();
-    await sshd.mkdirAsUser('store');
-    hostA = await startHost('host-a');
-    hostB = await startHost('host-b');
-  });
-  afterEach(async () => {
-    for (const host of [hostA, hostB]) {
-      await host.stop();
-      cleanup(host.dirs.base);
-    }
-    await sshd.dispose();
-  });
-
   it('creates once and runs on any host: B lists, inspects and mounts a volume only A created', async () => {
+    const [sshd, hostA, hostB] = [fixture.sshd, fixture.host(0), fixture.host(1)];
     assert.deepEqual(await hostA.client.ok('/VolumeDriver.Capabilities'), { Capabilities: { Scope: 'global' } });
     await hostA.client.create('shared');
     const onA = await hostA.client.mount('shared', 'a');
@@ -50,6 +35,7 @@ describe('one catalogue for every host of a store (two daemons, a real sshd)', f
   });
 
   it('settles a simultaneous create of one name to one definition', async () => {
+    const [sshd, hostA, hostB] = [fixture.sshd, fixture.host(0), fixture.host(1)];
     await Promise.all([hostA.client.create('race'), hostB.client.create('race')]);
     const [a, b] = [await hostA.client.get('race'), await hostB.client.get('race')];
     assert.equal(a.CreatedAt, b.CreatedAt);
@@ -92,6 +78,7 @@ describe('one catalogue for every host of a store (two daemons, a real sshd)', f
   });
 
   it('refuses Remove while another host has the volume mounted, naming it', async () => {
+    const [sshd, hostA, hostB] = [fixture.sshd, fixture.host(0), fixture.host(1)];
     await hostA.client.create('busy');
     await eventually('B sees it', async () => assert.ok((await names(hostB)).includes('busy')));
     await hostB.client.mount('busy', 'b');
@@ -106,6 +93,7 @@ describe('one catalogue for every host of a store (two daemons, a real sshd)', f
   });
 
   it('stops counting a host that died holding a lease once the lease expires', async () => {
+    const [sshd, hostA, hostB] = [fixture.sshd, fixture.host(0), fixture.host(1)];
     await hostA.client.create('orphaned');
     await eventually('B sees it', async () => assert.ok((await names(hostB)).includes('orphaned')));
     await hostB.client.mount('orphaned', 'b');
@@ -117,6 +105,7 @@ describe('one catalogue for every host of a store (two daemons, a real sshd)', f
   });
 
   it('answers Get and List from the local copy while the server is down, saying how old it is', async () => {
+    const [sshd, hostA, hostB] = [fixture.sshd, fixture.host(0), fixture.host(1)];
     await hostA.client.create('cached');
     await eventually('B sees it', async () => assert.ok((await names(hostB)).includes('cached')));
     await sshd.kill();
@@ -134,12 +123,14 @@ describe('one catalogue for every host of a store (two daemons, a real sshd)', f
   });
 
   it('keeps volumes with explicit options of another server local to their host', async () => {
+    const [hostA, hostB] = [fixture.host(0), fixture.host(1)];
     await hostA.client.create('mine', { backend: 'local' });
     await delay(1500);
     assert.deepEqual(await names(hostB), []);
   });
 
   it('takes a volume on the default host but another port for a server of its own: no default login, not in the catalogue', async () => {
+    const [sshd, hostA, hostB] = [fixture.sshd, fixture.host(0), fixture.host(1)];
     const other = await TestSshd.start();
     try {
       await other.writeClientKeyInto(path.join(hostA.dirs.dataDir, 'keys'), 'id_other');

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { cleanup, DaemonProcess, delay, makeDirs } from '../support/daemon-process';
-import { eventually, installCredentials, processesOf, sftpOptions, sshfsServing, sshfsUnder } from '../support/sftp-fixtures';
-import { TestSshd } from '../support/sshd';
+import { delay } from '../support/daemon-process';
+import { eventually, processesOf, sftpOptions, sshfsServing, sshfsUnder } from '../support/sftp-fixtures';
+import { withSshdAndDaemon } from '../support/sshd-and-daemon';
 
 /** The default `connections`: the most SSH connections one sshfs share opens. */
 const POOL = 4;
@@ -41,22 +41,10 @@ async function busyWrites(mountpoints: string[]): Promise<void> {
 
 describe('SSH connections shared by the volumes of a server (a real sshd, real sshfs)', function () {
   this.timeout(300_000);
-  let sshd: TestSshd;
-  let daemon: DaemonProcess;
-
-  before(async () => {
-    sshd = await TestSshd.start();
-    const dirs = makeDirs('dvs-sharing-conns');
-    await installCredentials(sshd, dirs);
-    daemon = await DaemonProcess.start(dirs, { SFTP_IDLE_UNMOUNT: '0' });
-  });
-  after(async () => {
-    await daemon.stop();
-    cleanup(daemon.dirs.base);
-    await sshd.dispose();
-  });
+  const fixture = withSshdAndDaemon({ prefix: 'dvs-sharing-conns', env: { SFTP_IDLE_UNMOUNT: '0' } });
 
   it(`holds at most ${POOL} SSH connections to the server for its data, whether 4 or 40 volumes are busy`, async () => {
+    const { sshd, daemon } = fixture;
     const counts: Record<number, number> = {};
     for (const volumes of [4, 40]) {
       const names = Array.from({ length: volumes }, (_, i) => `pool-${volumes}-${i}`);
@@ -76,6 +64,7 @@ describe('SSH connections shared by the volumes of a server (a real sshd, real s
   });
 
   it('keeps the same mounts when the SSH connections of the share die mid-write: nothing confirmed is lost', async () => {
+    const { sshd, daemon } = fixture;
     await daemon.client.create('appender', sftpOptions(sshd, 'appender'));
     await daemon.client.create('neighbour', sftpOptions(sshd, 'neighbour'));
     const mountpoint = await daemon.client.mount('appender', 'c');
@@ -140,6 +129,7 @@ describe('SSH connections shared by the volumes of a server (a real sshd, real s
   });
 
   it("runs sshfs on the plugin's cache clock (quarter seconds) and its ssh processes on the real one", async () => {
+    const { sshd, daemon } = fixture;
     await daemon.client.create('clocked', sftpOptions(sshd, 'clocked'));
     const mountpoint = await daemon.client.mount('clocked', 'c');
     fs.readdirSync(mountpoint); // sshfs's connection is up, so its ssh runs
@@ -159,6 +149,7 @@ describe('SSH connections shared by the volumes of a server (a real sshd, real s
   });
 
   it('refuses a volume whose path is a symbolic link on the server, leaving nothing mounted', async () => {
+    const { sshd, daemon } = fixture;
     // A real directory at Create, swapped for a link on the server afterwards.
     await daemon.client.create('linked', sftpOptions(sshd, 'linked'));
     fs.rmdirSync(sshd.serverPath('linked'));
@@ -170,6 +161,7 @@ describe('SSH connections shared by the volumes of a server (a real sshd, real s
   });
 
   it('refuses a volume whose path passes through a symbolic link to elsewhere on the server', async () => {
+    const { sshd, daemon } = fixture;
     fs.mkdirSync(sshd.serverPath('real', 'inner'), { recursive: true });
     fs.writeFileSync(sshd.serverPath('real', 'inner', 'secret'), 'not this volume');
     await daemon.client.create('through', sftpOptions(sshd, 'through'));
@@ -186,22 +178,10 @@ describe('SSH connections shared by the volumes of a server (a real sshd, real s
 
 describe('a Create starts its server\'s share for the Mount that follows (a real sshd, real sshfs)', function () {
   this.timeout(120_000);
-  let sshd: TestSshd;
-  let daemon: DaemonProcess;
-
-  before(async () => {
-    sshd = await TestSshd.start();
-    const dirs = makeDirs('dvs-sharing-warm');
-    await installCredentials(sshd, dirs);
-    daemon = await DaemonProcess.start(dirs, { SFTP_IDLE_UNMOUNT: '3' });
-  });
-  after(async () => {
-    await daemon.stop();
-    cleanup(daemon.dirs.base);
-    await sshd.dispose();
-  });
+  const fixture = withSshdAndDaemon({ prefix: 'dvs-sharing-warm', env: { SFTP_IDLE_UNMOUNT: '3' } });
 
   it('has the share running before the first Mount, serves that Mount from it, and lets it go SFTP_IDLE_UNMOUNT seconds after the Create', async () => {
+    const { sshd, daemon } = fixture;
     await daemon.client.create('warmed', sftpOptions(sshd, 'warmed'));
     const [warmPid] = await eventually('the share started by the Create', () => {
       const running = sshfsUnder(daemon.dirs.runDir);

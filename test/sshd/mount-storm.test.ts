@@ -1,14 +1,12 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { cleanup, DaemonProcess, makeDirs } from '../support/daemon-process';
-import { startLatencyProxy, type LatencyProxy } from '../support/latency-proxy';
-import { TestSshd } from '../support/sshd';
+import { keyNameOf } from '../support/sftp-fixtures';
+import { withSshdAndDaemon } from '../support/sshd-and-daemon';
 
 const PER_SERVER = 100;
 /** Users' servers are not on loopback: at 100 ms a handshake takes long enough for a storm to pile up. */
 const RTT_MS = 20;
-const keyOf = (server: number): string => `id_storm${server}`;
 
 /**
  * A mount storm against stock sshd settings (MaxStartups 10:30:100 drops new unauthenticated
@@ -17,32 +15,17 @@ const keyOf = (server: number): string => `id_storm${server}`;
  */
 describe('a storm of 200 simultaneous Mounts over two servers with stock MaxStartups', function () {
   this.timeout(600_000);
-  const servers: TestSshd[] = [];
-  const proxies: LatencyProxy[] = [];
-  let daemon: DaemonProcess;
-
-  before(async () => {
-    for (let i = 0; i < 2; i += 1) {
-      const sshd = await TestSshd.start({ extraConfig: ['MaxStartups 10:30:100'] });
-      servers.push(sshd);
-      proxies.push(await startLatencyProxy(`${sshd.host}:${sshd.port}`, RTT_MS));
-    }
-    const dirs = makeDirs('dvs-storm');
-    for (const [i, sshd] of servers.entries()) await sshd.writeClientKeyInto(path.join(dirs.dataDir, 'keys'), keyOf(i));
-    daemon = await DaemonProcess.start(dirs, { SFTP_IDLE_UNMOUNT: '0' });
-  });
-  after(async () => {
-    await daemon.stop();
-    cleanup(daemon.dirs.base);
-    for (const proxy of proxies) proxy.stop();
-    for (const sshd of servers) {
+  // Before the fixture's after hook, which removes the servers' logs.
+  after(() => {
+    for (const sshd of storm.servers) {
       const dropped = (sshd.log().match(/drop connection|beginning MaxStartups throttling/g) ?? []).length;
       console.log(`      sshd ${sshd.port}: ${dropped} log lines of MaxStartups throttling or dropped connections`);
-      await sshd.dispose();
     }
   });
+  const storm = withSshdAndDaemon({ prefix: 'dvs-storm', env: { SFTP_IDLE_UNMOUNT: '0' }, servers: 2, sshd: { extraConfig: ['MaxStartups 10:30:100'] }, latencyMs: RTT_MS });
 
   it('mounts every volume, and every one takes a write', async () => {
+    const { servers, proxies, daemon } = storm;
     const volumes = servers.flatMap((sshd, s) =>
       Array.from({ length: PER_SERVER }, (_, i) => ({
         sshd,
@@ -51,7 +34,7 @@ describe('a storm of 200 simultaneous Mounts over two servers with stock MaxStar
           host: sshd.host,
           port: String(proxies[s]?.port),
           user: sshd.user,
-          identity: keyOf(s),
+          identity: keyNameOf(s),
           hostkey: sshd.hostKeyFingerprint,
           path: sshd.serverPath(`storm-${i}`),
         },

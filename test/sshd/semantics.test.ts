@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { cleanup, delay, type DaemonProcess } from '../support/daemon-process';
+import { delay } from '../support/daemon-process';
 import { run } from '../support/run';
-import { twoHostsOnOneVolume } from '../support/sftp-fixtures';
-import { TestSshd } from '../support/sshd';
+import { mountOnBoth } from '../support/sftp-fixtures';
+import { withSshdAndDaemon } from '../support/sshd-and-daemon';
 
 /**
  * What POSIX behaviour holds on an SFTP volume mounted on two hosts (two daemons, one real
@@ -14,25 +14,13 @@ import { TestSshd } from '../support/sshd';
  */
 describe('POSIX semantics of SFTP volumes shared by two hosts (two daemons, a real sshd)', function () {
   this.timeout(120_000);
-  let sshd: TestSshd;
-  const daemons: DaemonProcess[] = [];
+  const fixture = withSshdAndDaemon({ prefix: 'dvs-sem', hosts: 2 });
   let onA: string;
   let onB: string;
-  const server = (...parts: string[]): string => sshd.serverPath('sem', ...parts);
+  const server = (...parts: string[]): string => fixture.sshd.serverPath('sem', ...parts);
 
   before(async () => {
-    sshd = await TestSshd.start();
-    const hosts = await twoHostsOnOneVolume(sshd, 'dvs-sem', 'sem');
-    daemons.push(...hosts.daemons);
-    onA = hosts.onA;
-    onB = hosts.onB;
-  });
-  after(async () => {
-    for (const daemon of daemons) {
-      await daemon.stop();
-      cleanup(daemon.dirs.base);
-    }
-    await sshd.dispose();
+    ({ onA, onB } = await mountOnBoth(fixture.sshd, [fixture.host(0), fixture.host(1)], 'sem'));
   });
 
   /** Holds an exclusive lock of `kind` on `file` until the returned function is called. */

@@ -5,28 +5,31 @@ import net from 'node:net';
 import path from 'node:path';
 import { readMounts } from '../../src/system/mountinfo';
 import { cleanup, DaemonProcess, delay, makeDirs, mountsUnder } from '../support/daemon-process';
-import { eventually, installCredentials, KEY_NAME, PASSWORD_FILE, processesOf, sftpOptions, sshfsServing } from '../support/sftp-fixtures';
-import { TestSshd } from '../support/sshd';
+import { eventually, KEY_NAME, PASSWORD_FILE, processesOf, sftpOptions, sshfsServing } from '../support/sftp-fixtures';
+import { withSshdAndDaemon } from '../support/sshd-and-daemon';
+import type { TestSshd } from '../support/sshd';
 
 /** SFTP_IDLE_UNMOUNT=0: the last Unmount stops sshfs before it returns. */
 const RELEASE_AT_ONCE = { SFTP_IDLE_UNMOUNT: '0' };
 
 describe('SFTP volumes against a real sshd and real sshfs mounts', function () {
   this.timeout(120_000);
+  // One server; every test starts the daemons it needs, stopped after it.
+  const fixture = withSshdAndDaemon({ prefix: 'dvs-sftp', hosts: 0 });
   let sshd: TestSshd;
   const daemons: DaemonProcess[] = [];
 
   const startDaemon = async (env: Record<string, string> = {}): Promise<DaemonProcess> => {
-    const dirs = makeDirs('dvs-sftp');
-    await installCredentials(sshd, dirs);
-    const daemon = await DaemonProcess.start(dirs, env);
+    const daemon = await fixture.addDaemon({ env });
     daemons.push(daemon);
     return daemon;
   };
 
-  before(async () => {
-    sshd = await TestSshd.start();
+  before(() => {
+    sshd = fixture.sshd;
   });
+  // After the fixture's, which stopped the daemons the test started: stop and clean-up here are
+  // for a daemon a test only spawned.
   afterEach(async () => {
     for (const daemon of daemons.splice(0)) {
       await daemon.stop();
@@ -35,9 +38,6 @@ describe('SFTP volumes against a real sshd and real sshfs mounts', function () {
       cleanup(daemon.dirs.base);
     }
     if (!sshd.running) await sshd.restart();
-  });
-  after(async () => {
-    await sshd.dispose();
   });
 
   it('creates, mounts, writes, reads and unmounts, creating the remote directory', async () => {

@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import { cleanup, delay, type DaemonProcess } from '../support/daemon-process';
-import { twoHostsOnOneVolume } from '../support/sftp-fixtures';
-import { TestSshd } from '../support/sshd';
+import { delay } from '../support/daemon-process';
+import { mountOnBoth } from '../support/sftp-fixtures';
+import { withSshdAndDaemon } from '../support/sshd-and-daemon';
 
 const TRIALS = 100;
 /** The promise at the default cache_timeout (1 s), plus the poll step and one request. */
@@ -21,24 +21,12 @@ type Change = 'new name' | 'new content' | 'delete' | 'rename';
  */
 describe('the one-second promise at the default cache settings (two daemons, a real sshd, 100 trials per change)', function () {
   this.timeout(300_000);
-  let sshd: TestSshd;
-  const daemons: DaemonProcess[] = [];
+  const fixture = withSshdAndDaemon({ prefix: 'dvs-promise', hosts: 2 });
   let writer: string;
   let reader: string;
 
   before(async () => {
-    sshd = await TestSshd.start();
-    const hosts = await twoHostsOnOneVolume(sshd, 'dvs-promise', 'promise');
-    daemons.push(...hosts.daemons);
-    writer = hosts.onA;
-    reader = hosts.onB;
-  });
-  after(async () => {
-    for (const daemon of daemons) {
-      await daemon.stop();
-      cleanup(daemon.dirs.base);
-    }
-    await sshd.dispose();
+    ({ onA: writer, onB: reader } = await mountOnBoth(fixture.sshd, [fixture.host(0), fixture.host(1)], 'promise'));
   });
 
   const setups: Record<Change, { prepare: (dir: string) => void; change: (dir: string) => void; seen: (dir: string) => Promise<boolean> }> = {

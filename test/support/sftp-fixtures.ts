@@ -7,6 +7,9 @@ import type { TestSshd } from './sshd';
 export const KEY_NAME = 'id_test';
 export const PASSWORD_FILE = 'sftp-password';
 
+/** The name of the client key of a suite's server `index` in a daemon's keys directory (the first: KEY_NAME). */
+export const keyNameOf = (index: number): string => (index === 0 ? KEY_NAME : `${KEY_NAME}_${index}`);
+
 /** Puts the test server's client key and password in a daemon's keys directory, mode 0600. */
 export async function installCredentials(sshd: TestSshd, dirs: DaemonDirs): Promise<string> {
   const keysDir = path.join(dirs.dataDir, 'keys');
@@ -71,11 +74,9 @@ export function sshfsUnder(dir: string): number[] {
   return processesOf('sshfs').filter((pid) => argvOf(pid).some((arg) => arg.startsWith(prefix)));
 }
 
-/** A daemon as one host of the default store at `storeDir` on the test server. */
-export async function startStoreHost(sshd: TestSshd, name: string, storeDir = 'store', env: Record<string, string> = {}): Promise<DaemonProcess> {
-  const dirs = makeDirs(`dvs-cat-${name}`);
-  await installCredentials(sshd, dirs);
-  return DaemonProcess.start(dirs, {
+/** The environment that makes a daemon host `name` of the default store at `storeDir` on the test server. */
+export function storeHostEnv(sshd: TestSshd, name: string, storeDir: string): Record<string, string> {
+  return {
     HOST_NAME: name,
     SFTP_HOST: sshd.host,
     SFTP_PORT: String(sshd.port),
@@ -83,21 +84,20 @@ export async function startStoreHost(sshd: TestSshd, name: string, storeDir = 's
     SFTP_IDENTITY: KEY_NAME,
     SFTP_HOSTKEY: sshd.hostKeyFingerprint,
     SFTP_BASE_PATH: sshd.serverPath(storeDir),
-    ...env,
-  });
+  };
 }
 
-/** Two daemons ("hosts") with one SFTP volume on the test server, each mounted once. */
-export async function twoHostsOnOneVolume(sshd: TestSshd, prefix: string, volume: string): Promise<{ daemons: [DaemonProcess, DaemonProcess]; onA: string; onB: string }> {
-  const daemons: DaemonProcess[] = [];
-  for (const id of ['a', 'b']) {
-    const dirs = makeDirs(`${prefix}-${id}`);
-    await installCredentials(sshd, dirs);
-    daemons.push(await DaemonProcess.start(dirs));
-  }
-  const [a, b] = daemons as [DaemonProcess, DaemonProcess];
+/** A daemon as one host of the default store at `storeDir` on the test server. */
+export async function startStoreHost(sshd: TestSshd, name: string, storeDir = 'store', env: Record<string, string> = {}): Promise<DaemonProcess> {
+  const dirs = makeDirs(`dvs-cat-${name}`);
+  await installCredentials(sshd, dirs);
+  return DaemonProcess.start(dirs, { ...storeHostEnv(sshd, name, storeDir), ...env });
+}
+
+/** One SFTP volume on the test server, created and mounted once on each of two daemons ("hosts"). */
+export async function mountOnBoth(sshd: TestSshd, [a, b]: [DaemonProcess, DaemonProcess], volume: string): Promise<{ onA: string; onB: string }> {
   const options = sftpOptions(sshd, volume);
   await a.client.create(volume, options);
   await b.client.create(volume, options);
-  return { daemons: [a, b], onA: await a.client.mount(volume, 'a'), onB: await b.client.mount(volume, 'b') };
+  return { onA: await a.client.mount(volume, 'a'), onB: await b.client.mount(volume, 'b') };
 }
