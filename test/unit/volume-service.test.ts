@@ -16,6 +16,8 @@ const otherHostsEntry = (options: Record<string, string>): CatalogueEntry => ({
   createdBy: { id: 'id-of-another-host', name: 'another-host' },
 });
 
+const isSaveFailure = (error: Error & { code?: string }): boolean => error.code === 'STATE_WRITE';
+
 /**
  * The undo paths of Create, Remove and Mount: a real VolumeService, VolumeTable and
  * StateJournal on a temporary directory, over a fake backend and a fake shared catalogue
@@ -32,6 +34,13 @@ describe('volume service: what a failed Create, Remove or Mount undoes (in proce
   const start = async (shared: boolean): Promise<void> => {
     backend = new FakeBackend(events, shared ? catalogue : undefined);
     host = await serviceOnDisk(dir, [backend], log);
+  };
+
+  /** A shared volume "vol", made before the test: its calls are not in the events. */
+  const startWithVolume = async (): Promise<void> => {
+    await start(true);
+    await host.service.create('vol', { size: '1' });
+    events.length = 0;
   };
 
   beforeEach(() => {
@@ -77,7 +86,7 @@ describe('volume service: what a failed Create, Remove or Mount undoes (in proce
       await start(true);
       catalogue.holder = otherHostsEntry({ size: '1' });
       host.breakDataDir();
-      await assert.rejects(host.service.create('vol', { size: '1' }), (error: Error & { code?: string }) => error.code === 'STATE_WRITE');
+      await assert.rejects(host.service.create('vol', { size: '1' }), isSaveFailure);
       assert.deepEqual(events, ['backend create vol', 'catalogue publish vol', 'backend undo vol']);
       assert.equal(host.table.get('vol'), undefined);
     });
@@ -85,7 +94,7 @@ describe('volume service: what a failed Create, Remove or Mount undoes (in proce
     it('takes its entry off the store, then undoes the backend create, when the save fails after this host published', async () => {
       await start(true);
       host.breakDataDir();
-      await assert.rejects(host.service.create('vol', { size: '1' }), (error: Error & { code?: string }) => error.code === 'STATE_WRITE');
+      await assert.rejects(host.service.create('vol', { size: '1' }), isSaveFailure);
       assert.deepEqual(events, ['backend create vol', 'catalogue publish vol', 'catalogue withdraw vol', 'catalogue commit vol', 'backend undo vol']);
       assert.equal(catalogue.find('vol'), undefined);
       assert.equal(host.table.get('vol'), undefined);
@@ -115,18 +124,14 @@ describe('volume service: what a failed Create, Remove or Mount undoes (in proce
       await start(true);
       catalogue.failing.add('commit');
       host.breakDataDir();
-      await assert.rejects(host.service.create('vol', { size: '1' }), (error: Error & { code?: string }) => error.code === 'STATE_WRITE');
+      await assert.rejects(host.service.create('vol', { size: '1' }), isSaveFailure);
       assert.deepEqual(events, ['backend create vol', 'catalogue publish vol', 'catalogue withdraw vol', 'catalogue commit vol failed']);
       assert.deepEqual(log.at('error').map((line) => [line.msg, line.fields.error]), [['could not undo a failed create', 'fake catalogue: commit failed']]);
     });
   });
 
   describe('remove', () => {
-    beforeEach(async () => {
-      await start(true);
-      await host.service.create('vol', { size: '1' });
-      events.length = 0;
-    });
+    beforeEach(() => startWithVolume());
 
     it('puts the volume back on the store when the backend cannot remove it, and keeps the record', async () => {
       backend.failing.add('remove');
@@ -157,11 +162,7 @@ describe('volume service: what a failed Create, Remove or Mount undoes (in proce
   });
 
   describe('mount', () => {
-    beforeEach(async () => {
-      await start(true);
-      await host.service.create('vol', { size: '1' });
-      events.length = 0;
-    });
+    beforeEach(() => startWithVolume());
 
     it('drops the lease and unmounts when the first Mount fails in the backend', async () => {
       backend.failing.add('mount');
