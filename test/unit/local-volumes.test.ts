@@ -5,6 +5,18 @@ import path from 'node:path';
 import { readVolumes } from '../support/state';
 import { cleanup, DaemonProcess, makeDirs, mountsUnder } from '../support/daemon-process';
 import { eventually } from '../support/eventually';
+import { StoppableMount, threadsWaitingOnFuse } from '../support/stoppable-mount';
+
+/** `work`, or a failure naming `what` once `ms` have passed without it settling. */
+async function within<T>(ms: number, what: string, work: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms)));
+  try {
+    return await Promise.race([work, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 describe('volume service with the local backend (real daemon, real bind mounts)', function () {
   let daemon: DaemonProcess;
@@ -119,12 +131,34 @@ describe('volume service with the local backend (real daemon, real bind mounts)'
     });
 
     it('serves other volumes while one is busy', async () => {
-      await Promise.all(Array.from({ length: 20 }, (_, i) => daemon.client.create(`par${i}`)));
-      const mountpoints = await Promise.all(Array.from({ length: 20 }, (_, i) => daemon.client.mount(`par${i}`, 'x')));
-      assert.deepEqual(mountpoints, Array.from({ length: 20 }, (_, i) => viewOf(`par${i}`)));
-      assert.deepEqual(mountsUnder(daemon.dirs.mountRoot), [view()]);
-      await Promise.all(Array.from({ length: 20 }, (_, i) => daemon.client.unmount(`par${i}`, 'x')));
-      for (let i = 0; i < 20; i += 1) assert.equal(((await daemon.client.get(`par${i}`)).Status as { mounts: number }).mounts, 0);
+      await daemon.client.create('busy');
+      // Busy for real: its Mount waits in the kernel on a file system that does not answer.
+      const hung = await StoppableMount.over(dataOf('busy'));
+      try {
+        hung.stop();
+        const pending = new Set(['busy x', 'busy y']);
+        const busyX = daemon.client.mount('busy', 'x').finally(() => pending.delete('busy x'));
+        await eventually('the Mount of busy waiting on its data directory', () => assert.ok(threadsWaitingOnFuse(daemon.child?.pid ?? 0) > 0));
+        const busyY = daemon.client.mount('busy', 'y').finally(() => pending.delete('busy y'));
+
+        const others = async (): Promise<void> => {
+          await Promise.all(Array.from({ length: 20 }, (_, i) => daemon.client.create(`par${i}`)));
+          const mountpoints = await Promise.all(Array.from({ length: 20 }, (_, i) => daemon.client.mount(`par${i}`, 'x')));
+          assert.deepEqual(mountpoints, Array.from({ length: 20 }, (_, i) => viewOf(`par${i}`)));
+          assert.deepEqual(mountsUnder(daemon.dirs.mountRoot), [view()]);
+          await Promise.all(Array.from({ length: 20 }, (_, i) => daemon.client.unmount(`par${i}`, 'x')));
+          for (let i = 0; i < 20; i += 1) assert.equal(((await daemon.client.get(`par${i}`)).Status as { mounts: number }).mounts, 0);
+        };
+        await within(10_000, 'the calls on other volumes while busy hung', others());
+        // All that was served while busy's calls, the hung one and the one queued behind it, waited.
+        assert.deepEqual([...pending], ['busy x', 'busy y']);
+
+        hung.resume();
+        assert.deepEqual(await Promise.all([busyX, busyY]), [viewOf('busy'), viewOf('busy')]);
+        assert.equal(((await daemon.client.get('busy')).Status as { mounts: number }).mounts, 2);
+      } finally {
+        hung.close();
+      }
     });
   });
 
