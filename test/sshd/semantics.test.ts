@@ -9,7 +9,7 @@ import { withSshdAndDaemon } from '../support/sshd-and-daemon';
 
 /**
  * What POSIX behaviour holds on an SFTP volume mounted on two hosts (two daemons, one real
- * sshd, the plugin's default options). Each claim of the README's "Semantics" section is
+ * sshd, the plugin's default options). Each claim of docs/semantics.md is
  * one test here.
  */
 describe('POSIX semantics of SFTP volumes shared by two hosts (two daemons, a real sshd)', function () {
