@@ -4,7 +4,7 @@ import type { Sizes } from '../sizes';
 import type { SuiteRun } from '../lib/results';
 import { fmt } from '../lib/stats';
 import { barChart, type Bar, type Panel } from '../lib/svg';
-import { BUILD_COLORS, buildPeers, NOISE_RULE, noiseText, versusBaseline } from './builds';
+import { BUILD_COLORS, buildPeers, NOISE_RULE, noRegression, verdictText, versusBaseline } from './builds';
 import { bar, Figures, table, value } from './figures';
 import type { Section } from './section';
 import { targetTable, verdict, type TargetRow } from './targets';
@@ -25,13 +25,9 @@ function targets(f: Figures): TargetRow[] {
         rows.push({ target: `${call} p99 ≤ ${limit} ms at ${top} volumes (local backend)`, measured: `${fmt(p99)} ms`, met: verdict(p99 <= limit, p99) });
       }
     }
-    const p50s = CALLS.map((call) => versusBaseline(f, `p50-${top}`, call));
-    const measured = p50s.filter((v) => v.withinNoise !== undefined);
-    rows.push({
-      target: `control-path p50 within noise of the baseline, every call, ${top} volumes`,
-      measured: measured.length === 0 ? 'not measured' : CALLS.map((call, i) => `${call} ${p50s[i]!.text}`).join(', '),
-      met: measured.length === 0 ? undefined : measured.every((v) => v.withinNoise === true),
-    });
+  }
+  for (const count of counts(f)) {
+    rows.push(noRegression(`control-path p50 within noise of the baseline or better, every call, ${count} volumes`, CALLS.map((call) => ({ name: call, ...versusBaseline(f, `p50-${count}`, call) }))));
   }
   for (const state of f.tests('memory').filter((t) => / volumes$/.test(t))) {
     const rss = f.median('memory', state, 'ours');
@@ -44,13 +40,13 @@ function callTable(f: Figures, count: number): string[] {
   const rows = CALLS.map((call) => {
     const p50 = versusBaseline(f, `p50-${count}`, call);
     const p99 = versusBaseline(f, `p99-${count}`, call);
-    return [call, `${value(f, `p50-${count}`, call, 'current')} / ${value(f, `p99-${count}`, call, 'current')}`, `${value(f, `p50-${count}`, call, 'baseline')} / ${value(f, `p99-${count}`, call, 'baseline')}`, p50.text, p99.text, noiseText(p50.withinNoise)];
+    return [call, `${value(f, `p50-${count}`, call, 'current')} / ${value(f, `p99-${count}`, call, 'current')}`, `${value(f, `p50-${count}`, call, 'baseline')} / ${value(f, `p99-${count}`, call, 'baseline')}`, p50.text, p99.text, verdictText(p50.verdict)];
   });
   for (const call of ['Capabilities', 'List']) {
     if (f.get(`p50-${count}`, call, 'floor') === undefined) continue;
     rows.push([`_floor: ${call} on a bare node HTTP server_`, `${value(f, `p50-${count}`, call, 'floor')} / ${value(f, `p99-${count}`, call, 'floor')}`, '', '', '', '']);
   }
-  return table(['call', 'current p50 / p99 ms', 'baseline p50 / p99 ms', 'p50 current ÷ baseline', 'p99 current ÷ baseline', 'p50 within noise'], rows);
+  return table(['call', 'current p50 / p99 ms', 'baseline p50 / p99 ms', 'p50 current ÷ baseline', 'p99 current ÷ baseline', 'p50 verdict'], rows);
 }
 
 function daemonTable(f: Figures): string[] {

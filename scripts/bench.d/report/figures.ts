@@ -73,7 +73,8 @@ export class Figures {
 
 const unique = <T>(items: readonly T[]): T[] => [...new Set(items)];
 
-export const ratio = (value: number): string => (Number.isFinite(value) ? `${value.toFixed(2)}×` : '—');
+/** "0.93×"; two significant digits below 0.1 ("0.0049×"). */
+export const ratio = (value: number): string => (!Number.isFinite(value) ? '—' : `${Math.abs(value) < 0.1 && value !== 0 ? value.toPrecision(2) : value.toFixed(2)}×`);
 
 export const spread = (s: Stat): string => (s.n > 1 ? ` ±${(s.spread * 100).toFixed(0)}%` : '');
 

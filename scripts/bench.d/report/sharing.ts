@@ -3,7 +3,7 @@ import type { SuiteRun } from '../lib/results';
 import type { SharingSizes } from '../sharing';
 import { SHARING_FIGURES, type SharingFigure } from '../sharing';
 import { barChart, type Bar, type Panel } from '../lib/svg';
-import { BUILD_COLORS, buildPeers, NOISE_RULE, noiseText, versusBaseline } from './builds';
+import { BUILD_COLORS, buildPeers, NOISE_RULE, noRegression, verdictText, versusBaseline } from './builds';
 import { bar, Figures, table, value } from './figures';
 import type { Section } from './section';
 import { targetTable, type TargetRow } from './targets';
@@ -15,24 +15,21 @@ const label = (figure: string): string => {
 };
 
 function targets(f: Figures): TargetRow[] {
-  return f.rtts().map((rtt) => {
-    const checks = FIGURES.map((figure) => ({ figure, ...versusBaseline(f, `rtt-${rtt}`, figure) })).filter((c) => c.withinNoise !== undefined);
-    const worse = checks.filter((c) => c.withinNoise === false && (f.median(`rtt-${rtt}`, c.figure, 'current') - f.median(`rtt-${rtt}`, c.figure, 'baseline')) * (SHARING_FIGURES[c.figure].better === 'higher' ? 1 : -1) < 0);
-    return {
-      target: `sharing figures within noise of the baseline or better, RTT ${rtt} ms`,
-      measured: checks.length === 0 ? 'not measured' : worse.length === 0 ? `${checks.length}/${checks.length} figures` : `worse: ${worse.map((c) => `${SHARING_FIGURES[c.figure].label} ${c.text}`).join('; ')}`,
-      met: checks.length === 0 ? undefined : worse.length === 0,
-    };
-  });
+  return f.rtts().map((rtt) =>
+    noRegression(
+      `sharing figures within noise of the baseline or better, RTT ${rtt} ms`,
+      FIGURES.map((figure) => ({ name: SHARING_FIGURES[figure].label, ...versusBaseline(f, `rtt-${rtt}`, figure) })),
+    ),
+  );
 }
 
 function rttTable(f: Figures, rtt: number): string[] {
   const section = `rtt-${rtt}`;
   return table(
-    ['median of the rounds', 'current', 'baseline', 'current ÷ baseline', 'within noise'],
+    ['median of the rounds', 'current', 'baseline', 'current ÷ baseline', 'verdict'],
     f.tests(section).map((figure) => {
       const v = versusBaseline(f, section, figure);
-      return [label(figure), value(f, section, figure, 'current'), value(f, section, figure, 'baseline'), v.text, noiseText(v.withinNoise)];
+      return [label(figure), value(f, section, figure, 'current'), value(f, section, figure, 'baseline'), v.text, verdictText(v.verdict)];
     }),
   );
 }
