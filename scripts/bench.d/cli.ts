@@ -40,7 +40,7 @@ it starts (engine, sshd, proxies, daemons, mounts) is stopped and unmounted at t
 failure and on Ctrl-C.
 
 Suites (all by default; minutes on a 2-core machine at reduced/full/quick sizes, plus ~3
-minutes of builds):
+for the builds and the engine; a whole reduced run: about 30 minutes):
 ${suites.join('\n')}
 
 Options:

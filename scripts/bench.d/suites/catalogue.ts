@@ -6,7 +6,7 @@ import type { Suite } from '../suite';
 export const catalogueSuite: Suite = {
   id: 'catalogue',
   summary: 'the store catalogue across two hosts: Gets of unknown names, create/remove seen, idle load',
-  minutes: { full: 2, reduced: 2, quick: 1 },
+  minutes: { full: 2, reduced: 1, quick: 1 },
   engineRtts: () => [],
   params: (sizes) => ({ catalogue: sizes.catalogue }),
   steps: () => [{ id: 'catalogue', order: 40, engine: false, run: (ctx) => catalogue(ctx.sizes.catalogue, ctx.store, ctx.cleanup) }],

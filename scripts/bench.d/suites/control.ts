@@ -7,7 +7,7 @@ import type { Suite } from '../suite';
 export const controlSuite: Suite = {
   id: 'control',
   summary: 'p50/p99 of every VolumeDriver call, this build vs --baseline; plugin and rclone memory',
-  minutes: { full: 25, reduced: 8, quick: 2 },
+  minutes: { full: 12, reduced: 4, quick: 1 },
   engineRtts: () => [0],
   params: (sizes) => ({ control: sizes.control }),
   steps: () => [

@@ -9,7 +9,7 @@ const rttsOf = (table: Record<number, unknown>): number[] => Object.keys(table).
 export const dataSuite: Suite = {
   id: 'data',
   summary: 'sequential MB/s and small files in containers: ours, rclone, raw sshfs, local driver; loopback and latency proxy',
-  minutes: { full: 60, reduced: 9, quick: 3 },
+  minutes: { full: 40, reduced: 8, quick: 2 },
   engineRtts: (sizes) => rttsOf(sizes.data),
   params: (sizes) => ({ data: sizes.data }),
   steps: (sizes) =>

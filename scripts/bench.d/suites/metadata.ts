@@ -6,7 +6,7 @@ import type { Suite } from '../suite';
 export const metadataSuite: Suite = {
   id: 'metadata',
   summary: 'cold walks, tar, creates, rm -rf in fresh host mounts: ours, sshfs profiles, rclone; loopback and latency proxy',
-  minutes: { full: 120, reduced: 10, quick: 2 },
+  minutes: { full: 120, reduced: 8, quick: 2 },
   engineRtts: () => [],
   params: (sizes) => ({ metadata: { ...sizes.metadata } }),
   steps: (sizes) =>

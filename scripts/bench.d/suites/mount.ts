@@ -6,7 +6,7 @@ import type { Suite } from '../suite';
 export const mountSuite: Suite = {
   id: 'mount',
   summary: 'docker volume create/ls/inspect/rm and docker run -v latency: ours, rclone, local driver',
-  minutes: { full: 20, reduced: 5, quick: 2 },
+  minutes: { full: 10, reduced: 2, quick: 1 },
   engineRtts: () => [0],
   params: (sizes) => ({ mount: sizes.mount }),
   steps: () => [

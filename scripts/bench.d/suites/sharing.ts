@@ -6,7 +6,7 @@ import type { Suite } from '../suite';
 export const sharingSuite: Suite = {
   id: 'sharing',
   summary: 'shared SSH connections (Mounts, MB/s, a storm of Mounts), this build vs --baseline; 0 and 10 ms',
-  minutes: { full: 12, reduced: 6, quick: 2 },
+  minutes: { full: 8, reduced: 5, quick: 1 },
   engineRtts: () => [],
   params: (sizes) => ({ sharing: sizes.sharing }),
   steps: (sizes) =>
