@@ -10,12 +10,12 @@
 ARG BASE_IMAGE=node:20-bookworm-slim
 
 # ---- build: all dependencies, compile TypeScript to dist/ -------------------
-# (and dist/sshfs-clock.so, sshfs's cache clock: a C compiler in this stage only)
+# (and dist/sshfs-*.so, the libraries preloaded into sshfs: a C compiler and libfuse3-dev in this stage only)
 FROM ${BASE_IMAGE} AS build
 ARG NPM_EXTRA_CA=""
 RUN set -eu; \
     apt-get update; \
-    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends gcc libc6-dev; \
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends gcc libc6-dev libfuse3-dev; \
     rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY package.json package-lock.json ./
@@ -25,7 +25,7 @@ RUN set -eu; \
 COPY tsconfig.json ./
 COPY scripts/build-native ./scripts/
 COPY src ./src
-RUN npm run build && test -f dist/sshfs-clock.so
+RUN npm run build && test -f dist/sshfs-clock.so && test -f dist/sshfs-open-files.so
 
 # ---- deps: production dependencies only -------------------------------------
 FROM ${BASE_IMAGE} AS deps

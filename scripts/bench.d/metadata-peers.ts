@@ -14,7 +14,7 @@ import { hostKeyFromBlob, knownHostsLine } from '../../src/backends/sftp/control
 import { shareRecipe } from '../../src/backends/sftp/sshfs/share-recipe';
 import { SSH_HOST_ALIAS } from '../../src/backends/sftp/sshfs/ssh-config';
 import { resolveSettings } from '../../src/backends/sftp/sftp-settings';
-import { findSshfsClock } from '../../src/backends/sftp/sshfs/sshfs-clock';
+import { findSshfsRuntime } from '../../src/backends/sftp/sshfs/sshfs-runtime';
 import { readMounts } from '../../src/system/mountinfo';
 import { startLatencyProxy } from '../../test/support/latency-proxy';
 import { TestSshd } from '../../test/support/sshd';
@@ -23,7 +23,7 @@ import { unmountUnder } from './lib/mounts';
 import { log, sleep } from './lib/proc';
 
 /** sshfs's cache clock as the plugin runs it: the library `npm run build` puts in dist/. */
-const CLOCK = findSshfsClock(path.join(__dirname, '..', '..', 'dist', 'sshfs-clock.so'));
+const CLOCK = findSshfsRuntime(path.join(__dirname, '..', '..', 'dist'));
 
 export type PeerId =
   | 'sshfs-defaults'

@@ -137,12 +137,13 @@ describe('SSH connections shared by the volumes of a server (a real sshd, real s
     assert.ok(sshfsPid !== undefined);
     const maps = (pid: number): string => fs.readFileSync(`/proc/${pid}/maps`, 'utf8');
     assert.match(maps(sshfsPid), /sshfs-clock\.so/, 'sshfs runs without the clock library');
+    assert.match(maps(sshfsPid), /sshfs-open-files\.so/, 'sshfs runs without the open-files library');
     // cache_timeout=1 (the default): sshfs 1 tick (up to 0.5 s), the kernel 0.5 s.
     assert.match(argvOf(sshfsPid).join(' '), /dcache_timeout=1,attr_timeout=0\.5,entry_timeout=0\.5/);
     const ssh = sshOf(sshfsPid);
     assert.ok(ssh.length > 0);
     for (const pid of ssh) {
-      assert.doesNotMatch(maps(pid), /sshfs-clock\.so/, 'ssh loaded the clock library');
+      assert.doesNotMatch(maps(pid), /sshfs-(clock|open-files)\.so/, 'ssh loaded a library meant for sshfs');
       assert.doesNotMatch(fs.readFileSync(`/proc/${pid}/environ`, 'utf8'), /LD_PRELOAD|SSHFS_CLOCK/, 'ssh inherited the preload');
     }
     await daemon.client.unmount('clocked', 'c');

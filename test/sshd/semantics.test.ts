@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { delay } from '../support/daemon-process';
 import { run } from '../support/run';
-import { mountOnBoth } from '../support/sftp-fixtures';
+import { mountOnBoth, sftpOptions } from '../support/sftp-fixtures';
 import { withSshdAndDaemon } from '../support/sshd-and-daemon';
 
 /**
@@ -78,18 +78,42 @@ describe('POSIX semantics of SFTP volumes shared by two hosts (two daemons, a re
     assert.equal(fs.readFileSync(path.join(onA, 'linked.2'), 'utf8'), 'one file');
   });
 
-  it('relative symlinks work on every host; absolute ones are stored but cannot be read through the mount (EPERM)', async () => {
-    fs.writeFileSync(path.join(onA, 'pointee'), 'pointed at');
-    fs.symlinkSync('pointee', path.join(onA, 'relative-link'));
+  it('symlinks read as on a local volume, on every host: ".." links read through, an npm-style .bin link runs, readlink gives an absolute target as stored', async () => {
+    fs.mkdirSync(path.join(onA, 'lib', 'tool'), { recursive: true });
+    fs.mkdirSync(path.join(onA, 'bin'));
+    fs.writeFileSync(path.join(onA, 'lib', 'tool', 'cli.sh'), '#!/bin/sh\necho tool ran\n', { mode: 0o755 });
+    fs.symlinkSync('../lib/tool/cli.sh', path.join(onA, 'bin', 'tool'));
     fs.symlinkSync('/etc/hostname', path.join(onA, 'absolute-link'));
-    assert.equal(fs.readlinkSync(server('relative-link')), 'pointee');
+    assert.equal(fs.readlinkSync(server('bin', 'tool')), '../lib/tool/cli.sh');
     await delay(1100);
-    assert.equal(fs.readlinkSync(path.join(onB, 'relative-link')), 'pointee');
-    assert.equal(fs.readFileSync(path.join(onB, 'relative-link'), 'utf8'), 'pointed at');
-    // An absolute one is stored as written, but sshfs refuses to read it back (EPERM), on
-    // every host: it would point into the host's own file system, not the volume.
-    assert.equal(fs.readlinkSync(server('absolute-link')), '/etc/hostname');
-    for (const dir of [onA, onB]) assert.throws(() => fs.readlinkSync(path.join(dir, 'absolute-link')), /EPERM/);
+    for (const dir of [onA, onB]) {
+      assert.equal(fs.readlinkSync(path.join(dir, 'bin', 'tool')), '../lib/tool/cli.sh');
+      assert.match(fs.readFileSync(path.join(dir, 'bin', 'tool'), 'utf8'), /tool ran/);
+      const ran = await run(path.join(dir, 'bin', 'tool'), []);
+      assert.equal(ran.stdout, 'tool ran\n', `running bin/tool through the link: ${ran.stderr}`);
+      // Stored as written; a container resolves it in its own file system, as on a local volume.
+      assert.equal(fs.readlinkSync(path.join(dir, 'absolute-link')), '/etc/hostname');
+    }
+  });
+
+  it('with contain_symlinks=true, links that are absolute or hold ".." read as EPERM (for servers whose links are not to be followed)', async () => {
+    const daemon = fixture.host(0);
+    await daemon.client.create('contained', sftpOptions(fixture.sshd, 'contained', { contain_symlinks: 'true' }));
+    const mountpoint = await daemon.client.mount('contained', 'c');
+    try {
+      fs.mkdirSync(path.join(mountpoint, 'sub'));
+      fs.writeFileSync(path.join(mountpoint, 'pointee'), 'pointed at');
+      fs.symlinkSync('pointee', path.join(mountpoint, 'plain-link'));
+      fs.symlinkSync('../pointee', path.join(mountpoint, 'sub', 'up-link'));
+      fs.symlinkSync('/etc/hostname', path.join(mountpoint, 'absolute-link'));
+      assert.equal(fs.readFileSync(path.join(mountpoint, 'plain-link'), 'utf8'), 'pointed at');
+      assert.throws(() => fs.readlinkSync(path.join(mountpoint, 'sub', 'up-link')), /EPERM/);
+      assert.throws(() => fs.readlinkSync(path.join(mountpoint, 'absolute-link')), /EPERM/);
+      assert.equal(fs.readlinkSync(fixture.sshd.serverPath('contained', 'sub', 'up-link')), '../pointee');
+    } finally {
+      await daemon.client.unmount('contained', 'c');
+      await daemon.client.remove('contained');
+    }
   });
 
   it('modification times have whole-second resolution (SFTP version 3)', () => {

@@ -20,7 +20,7 @@ import { DefaultStore, sftpDefaultsFrom } from './default-store';
 import { SFTP_OPTIONS, SFTP_REFUSED } from './sftp-options';
 import { controlTargetOf, describeRemote, resolveSettings, type SftpSettings } from './sftp-settings';
 import { shareRecipe, type ShareRecipe } from './sshfs/share-recipe';
-import { findSshfsClock } from './sshfs/sshfs-clock';
+import { findSshfsRuntime } from './sshfs/sshfs-runtime';
 import { SshfsProcess } from './sshfs/sshfs-process';
 import { SshfsShares } from './sshfs/sshfs-shares';
 import { VolumeFiles } from './volume-files';
@@ -60,7 +60,7 @@ export class SftpBackend implements Backend {
   /** SSH handshakes per server, for control connections and sshfs mounts together. */
   private readonly gate = new HandshakeGate();
   private readonly control = new ControlConnections(this.gate);
-  private readonly clock = findSshfsClock();
+  private readonly sshfs = findSshfsRuntime();
   private readonly health = new VolumeHealth();
   private readonly shares: SshfsShares;
   private readonly files: VolumeFiles;
@@ -77,8 +77,11 @@ export class SftpBackend implements Backend {
     this.files = new VolumeFiles(config.dataDir);
     this.trust = new AdministratorTrust(path.join(this.files.keysDir, 'known_hosts'));
     this.shares = new SshfsShares(path.join(config.runDir, 'sftp-shares'), this.gate, config.log);
-    if (this.clock.ticksPerSecond === 1) {
+    if (this.sshfs.ticksPerSecond === 1) {
       config.log.warn('sshfs-clock.so is missing (run npm run build): sshfs caches in whole seconds, so the kernel caches less and metadata is slower');
+    }
+    if (!this.sshfs.guardsOpenFiles) {
+      config.log.warn('sshfs-open-files.so is missing (run npm run build): renaming a directory that holds an open file can stop sshfs and every volume of that server');
     }
   }
 
@@ -104,7 +107,9 @@ export class SftpBackend implements Backend {
   }
 
   checkSpec(spec: VolumeSpec): void {
-    this.settings(spec);
+    if (this.settings(spec).containSymlinks && !this.sshfs.containsSymlinks) {
+      throw new PluginError('BAD_OPTION', "option contain_symlinks=true: this plugin's sshfs cannot refuse symbolic links (it has no contain_symlinks); leave the option out");
+    }
   }
 
   async create(spec: VolumeSpec): Promise<Undo> {
@@ -211,7 +216,7 @@ export class SftpBackend implements Backend {
 
   /** The volume's share: its settings and the host key pinned at its Create. */
   private async recipeOf(spec: VolumeSpec, settings: SftpSettings): Promise<ShareRecipe> {
-    return shareRecipe(settings, await this.pinnedKnownHosts(spec, settings), this.clock, this.shares.dir);
+    return shareRecipe(settings, await this.pinnedKnownHosts(spec, settings), this.sshfs, this.shares.dir);
   }
 
   /** After a Create: the share its first Mount will use is started meanwhile (see SshfsShares.warm). */

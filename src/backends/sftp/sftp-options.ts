@@ -46,6 +46,7 @@ const SPECS = {
   cache_timeout: seconds(3600),
   keepalive: integer(1, 300),
   connect_timeout: integer(1, 60),
+  contain_symlinks: boolean,
 };
 
 export type SftpOptionName = keyof typeof SPECS;
@@ -66,6 +67,7 @@ export const SFTP_OPTION_DEFAULTS = {
   cache_timeout: 1,
   keepalive: 5,
   connect_timeout: 10,
+  contain_symlinks: false,
 } as const satisfies Partial<{ [K in SftpOptionName]: ParsedAs<K> }>;
 
 /** The typed value of an option as the volume gives it, or undefined. */

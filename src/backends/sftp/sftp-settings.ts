@@ -30,6 +30,8 @@ export interface SftpSettings {
   cacheTimeout: number;
   keepalive: number;
   connectTimeoutSeconds: number;
+  /** Symlinks that are absolute or hold ".." read as EPERM (for servers whose links are not to be followed). */
+  containSymlinks: boolean;
 }
 
 /**
@@ -76,6 +78,7 @@ export function resolveSettings(spec: VolumeSpec, store: DefaultStore, keysDir: 
     cacheTimeout: value('cache_timeout') ?? DEFAULTS.cache_timeout,
     keepalive: value('keepalive') ?? DEFAULTS.keepalive,
     connectTimeoutSeconds: value('connect_timeout') ?? DEFAULTS.connect_timeout,
+    containSymlinks: value('contain_symlinks') ?? DEFAULTS.contain_symlinks,
   };
 }
 

@@ -75,7 +75,10 @@ export function volumeLifecycle(world: World): void {
       // The plugin's sshfs (its share, kept SFTP_IDLE_UNMOUNT seconds) runs on the cache clock the image ships.
       const shares = processesOf('sshfs').filter((pid) => readProcFile(pid, 'cmdline').includes('/run/docker-volume-sftp/sftp-shares/'));
       assert.ok(shares.length > 0, 'no sshfs share of the plugin found on the host');
-      for (const pid of shares) assert.match(readProcFile(pid, 'maps'), /\/app\/dist\/sshfs-clock\.so/, 'the plugin runs sshfs without its clock library');
+      for (const pid of shares) {
+        assert.match(readProcFile(pid, 'maps'), /\/app\/dist\/sshfs-clock\.so/, 'the plugin runs sshfs without its clock library');
+        assert.match(readProcFile(pid, 'maps'), /\/app\/dist\/sshfs-open-files\.so/, 'the plugin runs sshfs without its open-files library');
+      }
 
       await a.dockerOk(['volume', 'rm', 'c1-sftp']);
       assert.ok(!(await a.volumeNames()).includes('c1-sftp'));

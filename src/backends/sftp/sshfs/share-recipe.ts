@@ -3,7 +3,7 @@ import path from 'node:path';
 import { hostKeyFromBlob } from '../control/host-keys';
 import { describeServer, type SftpSettings } from '../sftp-settings';
 import { sshConfigLines, sshConfigText } from './ssh-config';
-import type { SshfsClock } from './sshfs-clock';
+import type { SshfsRuntime } from './sshfs-runtime';
 import { sshfsOptions } from './sshfs-options';
 
 /**
@@ -39,13 +39,13 @@ export interface ShareRecipe {
 
 /**
  * The share recipe of a volume: a pure function of its settings, the known_hosts line
- * pinned at its Create, the clock sshfs's cache will count in, and the directory the
+ * pinned at its Create, the sshfs this host runs, and the directory the
  * shares live in. Used by the backend and by the benchmarks, so both run the same sshfs.
  */
-export function shareRecipe(settings: SftpSettings, knownHosts: string, clock: SshfsClock, sharesDir: string): ShareRecipe {
+export function shareRecipe(settings: SftpSettings, knownHosts: string, sshfs: SshfsRuntime, sharesDir: string): ShareRecipe {
   const hostKeyType = hostKeyFromBlob(Buffer.from(knownHosts.split(/\s+/)[2] ?? '', 'base64')).type;
   const lines = sshConfigLines(settings, hostKeyType);
-  const options = sshfsOptions(settings, clock.ticksPerSecond);
+  const options = sshfsOptions(settings, sshfs);
   const root = settings.remotePath.startsWith('/') ? '/' : '';
   const material = JSON.stringify([lines, knownHosts, options, root, settings.passwordFile ?? null]);
   const key = crypto.createHash('sha256').update(material).digest('hex').slice(0, 16);
@@ -60,7 +60,7 @@ export function shareRecipe(settings: SftpSettings, knownHosts: string, clock: S
     knownHostsFile,
     knownHosts,
     options,
-    env: clock.env,
+    env: sshfs.env,
     root,
     passwordFile: settings.passwordFile,
     logFile: path.join(dir, 'sshfs.log'),

@@ -1,17 +1,19 @@
 import type { SftpSettings } from '../sftp-settings';
+import type { SshfsRuntime } from './sshfs-runtime';
 
 /**
- * The sshfs -o list for a volume, for sshfs's cache clock (sshfs-clock.ts). Built only from
- * typed settings, never from option strings, so nothing a user typed reaches sshfs unchecked.
+ * The sshfs -o list for a volume, for the sshfs this host runs (its cache clock, its build).
+ * Built only from typed settings, never from option strings, so nothing a user typed
+ * reaches sshfs unchecked.
  */
-export function sshfsOptions(settings: SftpSettings, ticksPerSecond: number): string[] {
+export function sshfsOptions(settings: SftpSettings, sshfs: SshfsRuntime): string[] {
   const options = [
     'reconnect',
     // Local root is the remote user: the engine chowns image data it copies into an empty
     // volume (and docker cp chowns), which the server refuses for other owners.
     'idmap=user',
     `max_conns=${settings.connections}`,
-    ...cacheOptions(settings.cacheTimeout, ticksPerSecond),
+    ...cacheOptions(settings.cacheTimeout, sshfs.ticksPerSecond),
     'negative_timeout=0',
   ];
   if (settings.allowOther) options.push('allow_other');
@@ -20,6 +22,8 @@ export function sshfsOptions(settings: SftpSettings, ticksPerSecond: number): st
   if (settings.gid !== undefined) options.push(`gid=${settings.gid}`);
   if (settings.umask !== undefined) options.push(`umask=${settings.umask.toString(8).padStart(4, '0')}`);
   if (settings.passwordFile !== undefined) options.push('password_stdin');
+  // Links read as on a local volume: the container resolves them in its own file system.
+  if (sshfs.containsSymlinks && !settings.containSymlinks) options.push('no_contain_symlinks');
   return options;
 }
 

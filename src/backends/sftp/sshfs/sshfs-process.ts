@@ -16,7 +16,7 @@ export interface SshfsLaunch {
   /** Handed over on stdin (password_stdin); never argv, never the environment. */
   password: string | undefined;
   options: readonly string[];
-  /** Added to sshfs's minimal environment: its cache clock (sshfs-clock.ts). */
+  /** Added to sshfs's minimal environment: the libraries it preloads (sshfs-runtime.ts). */
   env: Readonly<Record<string, string>>;
   timeoutMs: number;
 }
