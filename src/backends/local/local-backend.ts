@@ -7,6 +7,7 @@ import type { OptionSchema } from '../../options/schema';
 import { bindMount, unmount } from '../../system/mount-commands';
 import { isMountPoint, mountsAtOrUnder } from '../../system/mountinfo';
 import { pathUnder } from '../../system/paths';
+import { removeEmptyDir } from '../../system/remove-empty-dir';
 import type { Backend, StatusMap, Undo, VolumeSpec } from '../backend';
 import { BACKEND_OPTION } from '../registry';
 
@@ -144,13 +145,5 @@ export class LocalBackend implements Backend {
       await fs.chown(dir, uid === undefined ? stat.uid : ID.parse(uid), gid === undefined ? stat.gid : ID.parse(gid));
     }
     if (mode !== undefined) await fs.chmod(dir, fileMode.parse(mode));
-  }
-}
-
-async function removeEmptyDir(dir: string): Promise<void> {
-  try {
-    await fs.rmdir(dir);
-  } catch {
-    // ENOTEMPTY or ENOENT: either way nothing of ours to clean.
   }
 }

@@ -1,4 +1,3 @@
-import fs from 'fs-extra';
 import path from 'node:path';
 import { describe, PluginError } from '../../errors';
 import type { Logger } from '../../log';
@@ -6,6 +5,7 @@ import type { VolumeOptions } from '../../options/schema';
 import { unmountAll } from '../../system/mount-commands';
 import { isMountPoint } from '../../system/mountinfo';
 import { terminate } from '../../system/processes';
+import { removeEmptyDir } from '../../system/remove-empty-dir';
 import type { Backend, StatusMap, Undo, VolumeSpec } from '../backend';
 import { openStoreCatalogue } from './catalogue/open-store-catalogue';
 import type { StoreCatalogue } from './catalogue/store-catalogue';
@@ -148,10 +148,12 @@ export class SftpBackend implements Backend {
     if (await isMountPoint(spec.mountpoint)) {
       throw new PluginError('IN_USE', `volume ${spec.name} is still mounted at ${spec.mountpoint}; its data was not touched`);
     }
+    // The share its Create started for a Mount to come: none will.
+    await this.shares.dropWarm(spec.name);
     const settings = this.settings(spec);
     if (settings.deleteOnRemove) await this.deleteRemote(spec, settings);
     await this.files.remove(spec.name);
-    await removeEmptyMountpoint(spec.mountpoint);
+    await removeEmptyDir(spec.mountpoint);
     this.health.forget(spec.name);
   }
 
@@ -172,7 +174,7 @@ export class SftpBackend implements Backend {
       this.health.note(spec.name, { lastError: undefined });
     } catch (error) {
       this.health.note(spec.name, { lastError: describe(error) });
-      await removeEmptyMountpoint(spec.mountpoint);
+      await removeEmptyDir(spec.mountpoint);
       throw error;
     }
     void this.refreshUsage(spec, settings);
@@ -180,7 +182,7 @@ export class SftpBackend implements Backend {
 
   async unmount(spec: VolumeSpec): Promise<void> {
     await this.shares.unbind(spec.name, spec.mountpoint);
-    await removeEmptyMountpoint(spec.mountpoint);
+    await removeEmptyDir(spec.mountpoint);
   }
 
   status(spec: VolumeSpec): StatusMap {
@@ -190,7 +192,9 @@ export class SftpBackend implements Backend {
     } catch (error) {
       remote = `unresolved: ${describe(error)}`;
     }
-    return { remote, connected: this.shares.serves(spec.name), ...this.health.status(spec.name) };
+    const outage = this.shares.outage(spec.name);
+    const lost = outage === undefined ? {} : { disconnectedAt: outage.at, lastError: `sshfs stopped: ${outage.reason}; restart the containers that use this volume` };
+    return { remote, connected: this.shares.serves(spec.name), ...this.health.status(spec.name), ...lost };
   }
 
   async recover(spec: VolumeSpec, held: boolean): Promise<void> {
@@ -223,7 +227,7 @@ export class SftpBackend implements Backend {
   private async warmShare(spec: VolumeSpec, settings: SftpSettings): Promise<void> {
     if (this.idleUnmountSeconds === 0) return;
     try {
-      await this.shares.warm(await this.recipeOf(spec, settings), this.idleUnmountSeconds * 1000);
+      await this.shares.warm(spec.name, await this.recipeOf(spec, settings), this.idleUnmountSeconds * 1000);
     } catch (error) {
       // The Mount will say what is wrong; Create has already reached the server.
       this.log.debug('share not warmed', { volume: spec.name, error: describe(error) });
@@ -287,14 +291,5 @@ export class SftpBackend implements Backend {
     const settings = resolveSettings(spec, this.store, this.files.keysDir);
     this.parsed.set(spec.options, { name: spec.name, settings });
     return settings;
-  }
-}
-
-/** Mountpoints are made for a mount; one that is not empty or already gone is left as it is. */
-async function removeEmptyMountpoint(dir: string): Promise<void> {
-  try {
-    await fs.rmdir(dir);
-  } catch {
-    // ENOTEMPTY, ENOENT or EBUSY: nothing of ours to clean.
   }
 }

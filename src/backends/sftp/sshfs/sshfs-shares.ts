@@ -1,4 +1,3 @@
-import crypto from 'node:crypto';
 import fs from 'fs-extra';
 import path from 'node:path';
 import { KeyedMutex } from '../../../common/keyed-mutex';
@@ -13,8 +12,11 @@ import type { ShareRecipe } from './share-recipe';
 import { startSshfs } from './sshfs-start';
 import { SshfsProcess } from './sshfs-process';
 
-/** Users of a share that are holds, not volumes (volume names hold no ':'). */
+/** Users of a share that are a Create's hold, not volumes (volume names hold no ':'). */
 const WARM = 'warm:';
+
+/** How often the watcher looks for shares whose sshfs died. */
+const WATCH_MS = 500;
 
 interface Share {
   key: string;
@@ -23,6 +25,15 @@ interface Share {
   /** major:minor of the FUSE mount: a volume's bind is of this share when it has the same. */
   device: string;
   users: Set<string>;
+  /** Set when its sshfs was found dead: since when, and what sshfs last said. */
+  died?: { at: string; reason: string };
+}
+
+/** A Create's hold on its volume's share; `dropped` once a Remove or shutdown ends it early. */
+interface WarmHold {
+  share?: Share;
+  timer?: NodeJS.Timeout;
+  dropped: boolean;
 }
 
 /**
@@ -36,7 +47,10 @@ interface Share {
 export class SshfsShares {
   private readonly shares = new Map<string, Share>();
   private readonly bound = new Map<string, Share>();
+  private readonly holds = new Map<string, WarmHold>();
   private readonly lock = new KeyedMutex();
+  private readonly watcher = setInterval(() => void this.watch(), WATCH_MS).unref();
+  private closing = false;
 
   /** `dir`: where shares live (recipes are made for it); `gate`: shared with the control connections. */
   constructor(
@@ -64,12 +78,36 @@ export class SshfsShares {
   /**
    * Starts the share a new volume will use, if none serves, and holds it `holdMs`: a Create
    * is usually followed by a Mount (docker run, compose up), which then finds the SSH
-   * connection made. The hold is a user of its own, so a share's life stays a count.
+   * connection made. The hold is a user of its own, so a share's life stays a count; a
+   * Remove of the volume (dropWarm) or the daemon's stop ends it early, also mid-start.
    */
-  async warm(recipe: ShareRecipe, holdMs: number): Promise<void> {
-    const hold = `${WARM}${crypto.randomUUID()}`;
-    const share = await this.join(recipe, hold);
-    setTimeout(() => void this.leave(share, hold), holdMs).unref();
+  async warm(volume: string, recipe: ShareRecipe, holdMs: number): Promise<void> {
+    await this.dropWarm(volume);
+    const hold: WarmHold = { dropped: false };
+    this.holds.set(volume, hold);
+    let share: Share;
+    try {
+      share = await this.join(recipe, `${WARM}${volume}`);
+    } catch (error) {
+      if (this.holds.get(volume) === hold) this.holds.delete(volume);
+      throw error;
+    }
+    hold.share = share;
+    if (hold.dropped || this.closing) {
+      await this.leave(share, `${WARM}${volume}`);
+      return;
+    }
+    hold.timer = setTimeout(() => void (this.holds.get(volume) === hold && this.dropWarm(volume)), holdMs).unref();
+  }
+
+  /** Ends the hold a Create took on the volume's share: the share stops if nothing else uses it. */
+  async dropWarm(volume: string): Promise<void> {
+    const hold = this.holds.get(volume);
+    if (hold === undefined) return;
+    this.holds.delete(volume);
+    hold.dropped = true;
+    clearTimeout(hold.timer);
+    if (hold.share !== undefined) await this.leave(hold.share, `${WARM}${volume}`);
   }
 
   /** Removes the volume's bind; the share stops with its last volume. */
@@ -94,6 +132,11 @@ export class SshfsShares {
   /** The last lines the sshfs of the volume's share wrote. */
   lastError(volume: string): string | undefined {
     return this.bound.get(volume)?.sshfs.lastError();
+  }
+
+  /** When the sshfs of the volume's share was found dead, and why; undefined while it serves. */
+  outage(volume: string): { at: string; reason: string } | undefined {
+    return this.bound.get(volume)?.died;
   }
 
   /**
@@ -147,6 +190,7 @@ export class SshfsShares {
   }
 
   private async liveShare(recipe: ShareRecipe): Promise<Share> {
+    if (this.closing) throw new PluginError('BACKEND_FAILED', 'the plugin is stopping; mount the volume again once it runs');
     const key = recipe.key;
     const existing = this.shares.get(key);
     if (existing?.sshfs.alive) return existing;
@@ -222,12 +266,30 @@ export class SshfsShares {
     this.log.info('sshfs share stopped', { share: share.key });
   }
 
-  /** At shutdown: shares held only for a Mount to come are stopped; the others serve containers. */
-  async close(): Promise<void> {
+  /**
+   * A share whose sshfs died is stopped (its mount detached) and noted, so that Status says
+   * so at once and the next Mount starts a new one. Containers that used it keep a dead
+   * mount: they need a restart (sshfs's own reconnect covers a lost connection, not this).
+   */
+  private async watch(): Promise<void> {
     for (const share of [...this.shares.values()]) {
-      for (const user of share.users) if (user.startsWith(WARM)) share.users.delete(user);
-      if (share.users.size === 0) await this.stop(share);
+      if (share.sshfs.alive) continue;
+      const reason = share.sshfs.lastError() ?? 'no reason given';
+      share.died = { at: new Date().toISOString(), reason };
+      this.log.warn('sshfs share died; its volumes are disconnected until mounted again', { share: share.key, pid: share.sshfs.pid, reason, volumes: share.users.size });
+      await this.lock.run(share.key, () => (this.shares.get(share.key) === share ? this.stop(share) : Promise.resolve()));
     }
+  }
+
+  /**
+   * At shutdown: shares started or held only for a Mount to come (a Create's warm-up, also
+   * one still starting) are stopped; the others serve containers and stay.
+   */
+  async close(): Promise<void> {
+    this.closing = true;
+    clearInterval(this.watcher);
+    await this.lock.idle();
+    await Promise.all([...this.holds.keys()].map((volume) => this.dropWarm(volume)));
     this.shares.clear();
     this.bound.clear();
   }
