@@ -23,7 +23,7 @@ import { unmountUnder } from './lib/mounts';
 import { log, sleep } from './lib/proc';
 
 /** sshfs's cache clock as the plugin runs it: the library `npm run build` puts in dist/. */
-const CLOCK = findSshfsRuntime(path.join(__dirname, '..', '..', 'dist'));
+const SSHFS_RUNTIME = findSshfsRuntime(path.join(__dirname, '..', '..', 'dist'));
 
 export type PeerId =
   | 'sshfs-defaults'
@@ -235,7 +235,7 @@ export class MetadataWorld {
         };
         const settings = resolveSettings({ name: 'bench', options, mountpoint: '' }, new DefaultStore({}), this.clientDir);
         // The plugin's own recipe: the same ssh_config and sshfs options a share of this volume gets.
-        const recipe = shareRecipe(settings, fs.readFileSync(this.knownHosts, 'utf8'), CLOCK, path.join(this.clientDir, 'shares'));
+        const recipe = shareRecipe(settings, fs.readFileSync(this.knownHosts, 'utf8'), SSHFS_RUNTIME, path.join(this.clientDir, 'shares'));
         fs.mkdirSync(recipe.dir, { recursive: true });
         fs.writeFileSync(recipe.knownHostsFile, recipe.knownHosts);
         return { options: [...recipe.options], config: recipe.sshConfig, remote: settings.remotePath };
@@ -283,10 +283,10 @@ export class MetadataWorld {
       command = 'sshfs';
       // As the plugin runs it (sshfs-process.ts): foreground, its own ssh config file.
       args = ['-f', '-F', config, `${ALIAS}:${recipe.remote}`, mountpoint, ...(recipe.options.length > 0 ? ['-o', recipe.options.join(',')] : [])];
-      if (PEERS[peer].kind === 'ours' && Object.keys(CLOCK.env).length > 0) {
+      if (PEERS[peer].kind === 'ours' && Object.keys(SSHFS_RUNTIME.env).length > 0) {
         // Ours runs on the plugin's cache clock; set by env(1) after setpriv, so that only
         // sshfs loads the library.
-        args = [...Object.entries(CLOCK.env).map(([key, value]) => `${key}=${value}`), command, ...args];
+        args = [...Object.entries(SSHFS_RUNTIME.env).map(([key, value]) => `${key}=${value}`), command, ...args];
         command = 'env';
       }
     }
