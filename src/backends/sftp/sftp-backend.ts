@@ -11,7 +11,6 @@ import { openStoreCatalogue } from './catalogue/open-store-catalogue';
 import type { StoreCatalogue } from './catalogue/store-catalogue';
 import { ControlConnections } from './control/control-connections';
 import { HandshakeGate } from './control/handshake-gate';
-import { knownHostsLine } from './control/host-keys';
 import { AdministratorTrust, pinnedTrust, type HostTrust } from './control/host-trust';
 import { operationError } from './control/remote-errors';
 import { statvfs } from './control/remote-usage';
@@ -136,7 +135,7 @@ export class SftpBackend implements Backend {
       this.health.note(spec.name, { usage: await statvfs(sftp, settings.remotePath) });
       return hostKey;
     });
-    await this.files.writePinned(spec.name, `${knownHostsLine(settings.host, settings.port, hostKey)}\n`);
+    await this.files.pin(spec.name, settings.host, settings.port, hostKey);
     void this.warmShare(spec, settings);
     return async ({ keepRemoteData = false } = {}) => {
       await this.files.remove(spec.name);
@@ -264,9 +263,7 @@ export class SftpBackend implements Backend {
     if (existing !== undefined) return existing;
     const target = controlTargetOf(settings, await this.trust.of(settings.hostkey));
     const hostKey = await this.control.with(target, ({ hostKey }) => Promise.resolve(hostKey));
-    const line = `${knownHostsLine(settings.host, settings.port, hostKey)}\n`;
-    await this.files.writePinned(spec.name, line);
-    return line;
+    return this.files.pin(spec.name, settings.host, settings.port, hostKey);
   }
 
   /** Trust in the key pinned at the volume's Create only; none when its file is lost. */

@@ -2,6 +2,7 @@ import fs from 'fs-extra';
 import path from 'node:path';
 import { writeFileAtomic } from '../../system/atomic-write';
 import { pathUnder } from '../../system/paths';
+import { knownHostsLine, type HostKey } from './control/host-keys';
 
 /**
  * What the SFTP backend keeps on this host, under PLUGIN_DATA_DIR:
@@ -36,10 +37,13 @@ export class VolumeFiles {
     }
   }
 
-  async writePinned(name: string, line: string): Promise<void> {
+  /** Pins the key the server offered for the volume; returns the known_hosts text written. */
+  async pin(name: string, host: string, port: number, key: HostKey): Promise<string> {
+    const line = `${knownHostsLine(host, port, key)}\n`;
     await fs.mkdirp(this.volumeDir(name), { mode: 0o700 });
     await writeFileAtomic(this.pinnedFile(name), line);
     this.pinned.set(name, line);
+    return line;
   }
 
   /** The volume's files go; nothing of the server's. */
