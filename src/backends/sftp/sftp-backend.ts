@@ -80,7 +80,7 @@ export class SftpBackend implements Backend {
       config.log.warn('sshfs-clock.so is missing (run npm run build): sshfs caches in whole seconds, so the kernel caches less and metadata is slower');
     }
     if (!this.sshfs.guardsOpenFiles) {
-      config.log.warn('sshfs-open-files.so is missing (run npm run build): renaming a directory that holds an open file can stop sshfs and every volume of that server');
+      config.log.warn('sshfs-open-files.so is missing (run npm run build): renaming a directory that holds an open file can stop sshfs and every volume of that server, and files held open across a reconnect stay broken');
     }
   }
 

@@ -10,7 +10,7 @@ export const CLOCK_TICKS = 4;
 export interface SshfsRuntime {
   /** Of sshfs's cache clock (sshfs-clock.c): 1 without it, sshfs's own whole seconds. */
   ticksPerSecond: number;
-  /** sshfs-open-files.c is loaded: closing a file whose directory was renamed cannot kill sshfs. */
+  /** sshfs-open-files.c is loaded: closing a file whose directory was renamed cannot kill sshfs, and open files are reopened after a reconnect. */
   guardsOpenFiles: boolean;
   /**
    * The build refuses symlinks that are absolute or hold "..", unless told
