@@ -41,3 +41,10 @@ export async function terminate(pid: number, graceMs = 3000): Promise<void> {
   if (isAlive(pid)) signal('SIGKILL');
   while (isAlive(pid)) await new Promise((resolve) => setTimeout(resolve, 25));
 }
+
+/** The files a process has mapped (its program, libraries, preloads): /proc/PID/maps. */
+export async function mappedFiles(pid: number): Promise<Set<string>> {
+  const maps = await fs.readFile(`/proc/${pid}/maps`, 'utf8');
+  // address perms offset dev inode pathname: the path is what follows the fifth field
+  return new Set(maps.split('\n').map((line) => line.split(/\s+/).slice(5).join(' ')).filter((file) => file.startsWith('/')));
+}

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import { delay } from '../support/daemon-process';
 import { eventually, sftpOptions, sshfsServing, sshfsUnder } from '../support/sftp-fixtures';
 import { withSshdAndDaemon } from '../support/sshd-and-daemon';
@@ -67,4 +68,41 @@ describe("a share's life: a Create's warm-up ends with its Remove and with the d
     await daemon.client.unmount('after', 'c');
     await daemon.client.unmount('victim', 'c');
   });
+
+  it('a share opens all its connections when it starts, and Status says how stale the mount may be', async () => {
+    const { sshd, daemon } = fixture;
+    await daemon.client.create('eager', sftpOptions(sshd, 'eager', { connections: '3' }));
+    await daemon.client.create('other-cache', sftpOptions(sshd, 'other-cache', { connections: '2', cache_timeout: '2' }));
+    for (const [name, connections] of [
+      ['eager', 3],
+      ['other-cache', 2],
+    ] as const) {
+      const [sshfs] = sshfsServing(await daemon.client.mount(name, 'c'));
+      assert.ok(sshfs !== undefined);
+      // Nothing walked the mount: sshfs alone holds one connection (one ssh) until it is busy.
+      await eventually(`${connections} connections of ${name}'s share`, () => assert.equal(sshChildren(sshfs), connections), 3000, 20);
+    }
+    assert.equal(((await daemon.client.get('eager')).Status as Record<string, unknown>).staleForAtMostSeconds, 1);
+    assert.equal(((await daemon.client.get('other-cache')).Status as Record<string, unknown>).staleForAtMostSeconds, 2);
+    for (const name of ['eager', 'other-cache']) await daemon.client.unmount(name, 'c');
+  });
 });
+
+/** The ssh processes an sshfs runs, one per SSH connection: sshfs double-forks them, so they are found by the ssh_config (-F) they are given. */
+function sshChildren(sshfs: number): number {
+  const argv = (pid: string): string[] => {
+    try {
+      return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    } catch {
+      return [];
+    }
+  };
+  const own = argv(String(sshfs));
+  const config = own[own.indexOf('-F') + 1];
+  assert.ok(own.includes('-F') && config !== undefined, `sshfs runs without -F: ${own.join(' ')}`);
+  return fs
+    .readdirSync('/proc')
+    .filter((entry) => /^[0-9]+$/.test(entry))
+    .map(argv)
+    .filter((args) => args[0]?.split('/').pop() === 'ssh' && (args.includes(`-F${config}`) || args.includes(config))).length;
+}

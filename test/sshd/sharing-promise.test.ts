@@ -7,10 +7,19 @@ import { mountOnBoth } from '../support/sftp-fixtures';
 import { withSshdAndDaemon } from '../support/sshd-and-daemon';
 
 const TRIALS = 100;
-/** The promise at the default cache_timeout (1 s), plus the poll step and one request. */
-const BOUND_MS = 1000 + 60;
+/** The poll step and one request. */
+const SLACK_MS = 60;
+/** The promise at the default cache_timeout: 1 s (README, docs/caching.md). */
+const PROMISE_MS = 1000;
+/**
+ * docs/caching.md at the default: sshfs's own cache is stale for up to 0.5 s. A listing
+ * passes that cache only (the kernel keeps no listings), so a new name shows in a listing
+ * within it. With whole-second caches (no clock library) it is 1 s; with quarter-second
+ * options read as seconds (a library sshfs did not load) 2 s.
+ */
+const SSHFS_CACHE_MS = 500;
 
-type Change = 'new name' | 'new content' | 'delete' | 'rename';
+type Change = 'new name' | 'new name in a listing' | 'new content' | 'delete' | 'rename';
 
 /**
  * The cross-host promise at the plugin's defaults: a change made through one host's mount
@@ -29,11 +38,17 @@ describe('the one-second promise at the default cache settings (two daemons, a r
     ({ onA: writer, onB: reader } = await mountOnBoth(fixture.sshd, [fixture.host(0), fixture.host(1)], 'promise'));
   });
 
-  const setups: Record<Change, { prepare: (dir: string) => void; change: (dir: string) => void; seen: (dir: string) => Promise<boolean> }> = {
+  const setups: Record<Change, { prepare: (dir: string) => void; change: (dir: string) => void; seen: (dir: string) => Promise<boolean>; boundMs?: number }> = {
     'new name': {
       prepare: () => undefined,
       change: (dir) => fs.writeFileSync(path.join(dir, 'f'), 'new'),
       seen: async (dir) => (await fsp.readdir(dir)).includes('f') && (await fsp.readFile(path.join(dir, 'f'), 'utf8')) === 'new',
+    },
+    'new name in a listing': {
+      prepare: () => undefined,
+      change: (dir) => fs.writeFileSync(path.join(dir, 'f'), 'new'),
+      seen: async (dir) => (await fsp.readdir(dir)).includes('f'),
+      boundMs: SSHFS_CACHE_MS,
     },
     'new content': {
       prepare: (dir) => fs.writeFileSync(path.join(dir, 'f'), 'old content'),
@@ -56,9 +71,10 @@ describe('the one-second promise at the default cache settings (two daemons, a r
   };
 
   for (const change of Object.keys(setups) as Change[]) {
-    it(`shows a ${change} on the other host within 1 s, ${TRIALS} of ${TRIALS} trials`, async () => {
-      const setup = setups[change];
-      const base = change.replace(' ', '-');
+    const setup = setups[change];
+    const boundMs = (setup.boundMs ?? PROMISE_MS) + SLACK_MS;
+    it(`shows a ${change} on the other host within ${(setup.boundMs ?? PROMISE_MS) / 1000} s, ${TRIALS} of ${TRIALS} trials`, async () => {
+      const base = change.replaceAll(' ', '-');
       fs.mkdirSync(path.join(writer, base));
       for (let i = 0; i < TRIALS; i += 1) {
         fs.mkdirSync(path.join(writer, base, String(i)));
@@ -91,8 +107,8 @@ describe('the one-second promise at the default cache settings (two daemons, a r
       const sorted = [...delays].sort((x, y) => x - y);
       const q = (p: number): number => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? NaN;
       console.log(`      ${change}: still old in a read started up to p50 ${q(0.5)} ms, p90 ${q(0.9)} ms, max ${q(1)} ms after the change`);
-      const late = delays.filter((ms) => ms > BOUND_MS).length;
-      assert.equal(late, 0, `${late} of ${TRIALS} trials saw the old state in a read started more than ${BOUND_MS} ms after the change (max ${q(1)} ms)`);
+      const late = delays.filter((ms) => ms > boundMs).length;
+      assert.equal(late, 0, `${late} of ${TRIALS} trials saw the old state in a read started more than ${boundMs} ms after the change (max ${q(1)} ms)`);
     });
   }
 });

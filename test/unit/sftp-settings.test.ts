@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { DefaultStore } from '../../src/backends/sftp/default-store';
 import { SFTP_OPTIONS } from '../../src/backends/sftp/sftp-options';
 import { resolveSettings } from '../../src/backends/sftp/sftp-settings';
-import { cacheOptions } from '../../src/backends/sftp/sshfs/sshfs-options';
+import { cacheOptions, staleForAtMost } from '../../src/backends/sftp/sshfs/sshfs-options';
 import { checkOptions } from '../../src/options/schema';
 
 const store = new DefaultStore({ host: 'store.example', port: '2222', user: 'dvs', identity: 'id_store', basePath: '/srv/volumes' });
@@ -92,7 +92,24 @@ describe('cache_timeout: the caches it renders never add up to more than it', ()
       const value = (key: string): number => Number(rendered.find((o) => o.startsWith(`${key}=`))?.split('=')[1] ?? 'NaN');
       const bound = value('attr_timeout') + (rendered.includes('dir_cache=yes') ? (value('dcache_timeout') + 1) / ticks : 0);
       assert.ok(bound <= timeout + 1e-9, `stale for up to ${bound} s`);
+      assert.equal(staleForAtMost(timeout, ticks), Math.round(bound * 1000) / 1000, 'the bound Status shows');
       assert.ok(Number.isInteger(value('dcache_timeout')) || rendered.includes('dir_cache=no'), 'sshfs parses no fractions');
+    });
+  }
+});
+
+describe('the bound Status shows when sshfs runs without the clock library', () => {
+  // Options made for quarter-second ticks, read by an sshfs whose ticks are seconds.
+  const cases: [number, number][] = [
+    [1, 2.5], // dcache_timeout=1: 2 s, plus the kernel's 0.5 s
+    [2, 5], // dcache_timeout=3: 4 s, plus 1 s
+    [0.2, 0.2], // sshfs's cache off: the kernel's alone
+    [20, 77], // dcache_timeout=75: 76 s, plus 1 s
+  ];
+  for (const [timeout, without] of cases) {
+    it(`cache_timeout=${timeout}: ${without} s`, () => {
+      assert.equal(staleForAtMost(timeout, 4, 1), without);
+      assert.ok(staleForAtMost(timeout, 4) <= timeout);
     });
   }
 });

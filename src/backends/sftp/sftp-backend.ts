@@ -76,11 +76,13 @@ export class SftpBackend implements Backend {
     this.files = new VolumeFiles(config.dataDir);
     this.trust = new AdministratorTrust(path.join(this.files.keysDir, 'known_hosts'));
     this.shares = new SshfsShares(path.join(config.runDir, 'sftp-shares'), this.gate, config.log);
-    if (this.sshfs.ticksPerSecond === 1) {
-      config.log.warn('sshfs-clock.so is missing (run npm run build): sshfs caches in whole seconds, so the kernel caches less and metadata is slower');
+    if (this.sshfs.unused.clock !== undefined) {
+      config.log.warn(`${this.sshfs.unused.clock}: sshfs caches in whole seconds, so the kernel caches less and metadata is slower`);
     }
-    if (!this.sshfs.guardsOpenFiles) {
-      config.log.warn('sshfs-open-files.so is missing (run npm run build): renaming a directory that holds an open file can stop sshfs and every volume of that server, and files held open across a reconnect stay broken');
+    if (this.sshfs.unused.openFiles !== undefined) {
+      config.log.warn(
+        `${this.sshfs.unused.openFiles}: renaming a directory that holds an open file can stop sshfs and every volume of that server, and files held open across a reconnect stay broken`,
+      );
     }
   }
 
@@ -193,7 +195,14 @@ export class SftpBackend implements Backend {
     }
     const outage = this.shares.outage(spec.name);
     const lost = outage === undefined ? {} : { disconnectedAt: outage.at, lastError: `sshfs stopped: ${outage.reason}; restart the containers that use this volume` };
-    return { remote, connected: this.shares.serves(spec.name), ...this.health.status(spec.name), ...lost };
+    const staleFor = this.shares.staleForAtMost(spec.name);
+    return {
+      remote,
+      connected: this.shares.serves(spec.name),
+      ...(staleFor === undefined ? {} : { staleForAtMostSeconds: staleFor }),
+      ...this.health.status(spec.name),
+      ...lost,
+    };
   }
 
   async recover(spec: VolumeSpec, held: boolean): Promise<void> {

@@ -4,7 +4,7 @@ import { hostKeyFromBlob } from '../control/host-keys';
 import { describeServer, type SftpSettings } from '../sftp-settings';
 import { sshConfigLines, sshConfigText } from './ssh-config';
 import type { SshfsRuntime } from './sshfs-runtime';
-import { sshfsOptions } from './sshfs-options';
+import { sshfsOptions, staleForAtMost } from './sshfs-options';
 
 /**
  * Everything that makes one sshfs share, and where its files go: volumes whose recipes
@@ -35,6 +35,10 @@ export interface ShareRecipe {
   login: string;
   /** A refused handshake is tried again while this lasts; sshfs gets 5 s more to answer. */
   connectTimeoutSeconds: number;
+  /** Another host's change shows within this (plus a round trip) when sshfs runs the clock library... */
+  staleForAtMostSeconds: number;
+  /** ...and within this when it does not (a whole second read for each tick). */
+  staleForAtMostWithoutClockSeconds: number;
 }
 
 /**
@@ -60,12 +64,15 @@ export function shareRecipe(settings: SftpSettings, knownHosts: string, sshfs: S
     knownHostsFile,
     knownHosts,
     options,
-    env: sshfs.env,
+    // sshfs-open-files.so opens every connection at mount time (sshfs opens 2..N lazily).
+    env: { ...sshfs.env, SSHFS_CONNECTIONS: String(settings.connections) },
     root,
     passwordFile: settings.passwordFile,
     logFile: path.join(dir, 'sshfs.log'),
     server: `${settings.host}:${settings.port}`,
     login: describeServer(settings),
     connectTimeoutSeconds: settings.connectTimeoutSeconds,
+    staleForAtMostSeconds: staleForAtMost(settings.cacheTimeout, sshfs.ticksPerSecond),
+    staleForAtMostWithoutClockSeconds: staleForAtMost(settings.cacheTimeout, sshfs.ticksPerSecond, 1),
   };
 }

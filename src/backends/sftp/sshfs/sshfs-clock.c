@@ -11,9 +11,12 @@
  * interval (shorter by the same factor) and a random seed.
  *
  * The library takes itself out of the environment at load, so the ssh processes sshfs
- * starts run with the real clock.
+ * starts run with the real clock. With SSHFS_PRELOAD_PROBE set it says on stderr that it
+ * was loaded: the plugin asks `sshfs -V` so at start, and promises quarter-second caches
+ * only when it answers (sshfs-runtime.ts).
  */
 #define _GNU_SOURCE
+#include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -27,6 +30,8 @@ __attribute__((constructor)) static void read_ticks(void)
 		if (value >= 1 && value <= 1000)
 			ticks_per_second = value;
 	}
+	if (getenv("SSHFS_PRELOAD_PROBE") != NULL)
+		fputs("sshfs-clock.so loaded\n", stderr);
 	unsetenv("LD_PRELOAD");
 	unsetenv("SSHFS_CLOCK_TICKS");
 }

@@ -39,6 +39,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -389,6 +390,67 @@ static bool wraps_every_file_operation(void)
 	       inner.ioctl == NULL && inner.poll == NULL;
 }
 
+/*
+ * Every connection at mount time. sshfs opens its connections 2..N only when the open ones
+ * are busy, each handshake holding its global lock, so the first walk of a new mount
+ * stalls on them one after another. sshfs gives a newly opened file the connection with
+ * the fewest open files, an unopened one before one holding a file: N files held open at
+ * once open all N connections. The files are the mount's root directory under N names
+ * ("/", "/.", "/./." ...: sshfs keys its table by name, the server opens the same
+ * directory read-only), opened through sshfs's own open, closed at once. A server that
+ * refuses to open a directory so leaves the connections to be opened when needed.
+ */
+static int connections_to_open; /* SSHFS_CONNECTIONS, set by the plugin to max_conns */
+
+static void *open_every_connection(void *unused)
+{
+	struct fuse_file_info held[16];
+	char paths[16][2 * 16 + 2];
+	int opened = 0;
+
+	(void)unused;
+	for (int i = 0; i < connections_to_open && i < 16; i++) {
+		strcpy(paths[i], "/");
+		for (int dots = 0; dots < i; dots++)
+			strcat(paths[i], dots == 0 ? "." : "/.");
+		memset(&held[opened], 0, sizeof(held[opened]));
+		held[opened].flags = O_RDONLY;
+		if (inner.open(paths[i], &held[opened]) != 0)
+			break;
+		if (opened != i)
+			strcpy(paths[opened], paths[i]);
+		opened++;
+	}
+	while (opened > 0) {
+		opened--;
+		inner.release(paths[opened], &held[opened]);
+	}
+	return NULL;
+}
+
+/* Called once the kernel has the mount: connection 1 is up; the others open in the background. */
+static void *init_filesystem(struct fuse_conn_info *conn, struct fuse_config *cfg)
+{
+	void *private_data = inner.init != NULL ? inner.init(conn, cfg) : NULL;
+	pthread_t opener;
+
+	if (connections_to_open > 1 && pthread_create(&opener, NULL, open_every_connection, NULL) == 0)
+		pthread_detach(opener);
+	return private_data;
+}
+
+/* With SSHFS_PRELOAD_PROBE set: says it was loaded (sshfs-runtime.ts asks `sshfs -V` at start). */
+__attribute__((constructor)) static void read_environment(void)
+{
+	const char *connections = getenv("SSHFS_CONNECTIONS");
+
+	if (connections != NULL)
+		connections_to_open = atoi(connections);
+	unsetenv("SSHFS_CONNECTIONS");
+	if (getenv("SSHFS_PRELOAD_PROBE") != NULL)
+		fputs("sshfs-open-files.so loaded\n", stderr);
+}
+
 struct fuse *fuse_new(struct fuse_args *args, const struct fuse_operations *op, size_t op_size, void *user_data)
 {
 	typedef struct fuse *(*fuse_new_fn)(struct fuse_args *, const struct fuse_operations *, size_t, void *);
@@ -417,5 +479,6 @@ struct fuse *fuse_new(struct fuse_args *args, const struct fuse_operations *op, 
 	wrapped.chown = chown_file;
 	wrapped.utimens = utimens_file;
 	wrapped.release = release_file;
+	wrapped.init = init_filesystem;
 	return real(args, &wrapped, sizeof(wrapped), user_data);
 }

@@ -40,10 +40,27 @@ export function sshfsOptions(settings: SftpSettings, sshfs: SshfsRuntime): strin
  *   so that (D+1)/ticks + K <= T: half each up to 2 s, the kernel never more than 1 s.
  */
 export function cacheOptions(timeout: number, ticksPerSecond: number): string[] {
-  if (timeout < 1 / ticksPerSecond) return ['dir_cache=no', `attr_timeout=${timeout}`, `entry_timeout=${timeout}`];
+  const { sshfsTicks, kernel } = cacheSplit(timeout, ticksPerSecond);
+  if (sshfsTicks === undefined) return ['dir_cache=no', `attr_timeout=${kernel}`, `entry_timeout=${kernel}`];
+  return ['dir_cache=yes', `dcache_timeout=${sshfsTicks}`, `attr_timeout=${kernel}`, `entry_timeout=${kernel}`];
+}
+
+/** sshfs's dcache_timeout in ticks (undefined: its cache off) and the kernel's timeout in seconds. */
+function cacheSplit(timeout: number, ticksPerSecond: number): { sshfsTicks: number | undefined; kernel: number } {
+  if (timeout < 1 / ticksPerSecond) return { sshfsTicks: undefined, kernel: timeout };
   const kernel = round3(Math.min(1, timeout / 2, timeout - 1 / ticksPerSecond));
-  const sshfs = Math.floor(round3((timeout - kernel) * ticksPerSecond)) - 1;
-  return ['dir_cache=yes', `dcache_timeout=${sshfs}`, `attr_timeout=${kernel}`, `entry_timeout=${kernel}`];
+  return { sshfsTicks: Math.floor(round3((timeout - kernel) * ticksPerSecond)) - 1, kernel };
+}
+
+/**
+ * How long another host's change may stay unseen here (plus a round trip) with the caches
+ * cacheOptions sets for `ticksPerSecond`, when sshfs's clock really ticks
+ * `actualTicksPerSecond` times a second: an sshfs that did not load the clock library
+ * reads the ticks as whole seconds. Equal to `timeout` or less when the clocks agree.
+ */
+export function staleForAtMost(timeout: number, ticksPerSecond: number, actualTicksPerSecond = ticksPerSecond): number {
+  const { sshfsTicks, kernel } = cacheSplit(timeout, ticksPerSecond);
+  return round3((sshfsTicks === undefined ? 0 : (sshfsTicks + 1) / actualTicksPerSecond) + kernel);
 }
 
 // Option values have at most three decimals: keep float error out of the rendered text.

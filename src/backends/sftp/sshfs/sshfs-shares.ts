@@ -6,11 +6,13 @@ import type { Logger } from '../../../log';
 import { writeFileAtomic } from '../../../system/atomic-write';
 import { bindMount, unmountAll } from '../../../system/mount-commands';
 import { readMounts, topMountAt } from '../../../system/mountinfo';
+import { mappedFiles } from '../../../system/processes';
 import { raiseReadAhead } from '../../../system/read-ahead';
 import type { HandshakeGate } from '../control/handshake-gate';
 import type { ShareRecipe } from './share-recipe';
 import { startSshfs } from './sshfs-start';
 import { SshfsProcess } from './sshfs-process';
+import { preloadsOf } from './sshfs-runtime';
 
 /** Users of a share that are a Create's hold, not volumes (volume names hold no ':'). */
 const WARM = 'warm:';
@@ -25,6 +27,8 @@ interface Share {
   /** major:minor of the FUSE mount: a volume's bind is of this share when it has the same. */
   device: string;
   users: Set<string>;
+  /** Another host's change shows within this (plus a round trip), by the libraries its sshfs has mapped; unknown for one adopted from an earlier daemon. */
+  staleForAtMostSeconds?: number;
   /** Set when its sshfs was found dead: since when, and what sshfs last said. */
   died?: { at: string; reason: string };
 }
@@ -134,6 +138,11 @@ export class SshfsShares {
     return this.bound.get(volume)?.sshfs.lastError();
   }
 
+  /** How long another host's change may stay unseen through the volume's share (plus a round trip). */
+  staleForAtMost(volume: string): number | undefined {
+    return this.bound.get(volume)?.staleForAtMostSeconds;
+  }
+
   /** When the sshfs of the volume's share was found dead, and why; undefined while it serves. */
   outage(volume: string): { at: string; reason: string } | undefined {
     return this.bound.get(volume)?.died;
@@ -212,10 +221,37 @@ export class SshfsShares {
       throw new PluginError('REMOTE_UNREACHABLE', `sshfs for ${recipe.login} mounted and then stopped: ${sshfs.lastError() ?? 'no reason given'}`);
     }
     await raiseReadAhead(entry.device);
-    const share: Share = { key, mountpoint, sshfs, device: entry.device, users: new Set() };
+    const staleForAtMostSeconds = await this.checkPreloads(sshfs, recipe);
+    const share: Share = { key, mountpoint, sshfs, device: entry.device, users: new Set(), staleForAtMostSeconds };
     this.shares.set(key, share);
     this.log.info('sshfs share started', { share: key, server: recipe.login, pid: sshfs.pid });
     return share;
+  }
+
+  /**
+   * The libraries sshfs was given, looked for in its memory map. Without the clock library
+   * its cache reads the quarter-second ticks of its options as whole seconds, so changes
+   * may stay unseen longer than cache_timeout: that is logged and is what Status says.
+   */
+  private async checkPreloads(sshfs: SshfsProcess, recipe: ShareRecipe): Promise<number> {
+    let mapped: Set<string>;
+    try {
+      mapped = await mappedFiles(sshfs.pid);
+    } catch {
+      return recipe.staleForAtMostSeconds; // it exited meanwhile: the watcher says so
+    }
+    const missing = preloadsOf(recipe.env).filter((library) => !mapped.has(library));
+    if (missing.length === 0) return recipe.staleForAtMostSeconds;
+    const clockMissing = missing.some((library) => path.basename(library) === 'sshfs-clock.so');
+    const bound = clockMissing ? recipe.staleForAtMostWithoutClockSeconds : recipe.staleForAtMostSeconds;
+    this.log.warn('sshfs did not load a library it was given', {
+      share: recipe.key,
+      pid: sshfs.pid,
+      missing: missing.map((library) => path.basename(library)).join(' '),
+      staleForAtMostSeconds: bound,
+      promisedSeconds: recipe.staleForAtMostSeconds,
+    });
+    return bound;
   }
 
   private async bindInto(share: Share, mountpoint: string, remotePath: string, server: string): Promise<void> {
@@ -294,3 +330,4 @@ export class SshfsShares {
     this.bound.clear();
   }
 }
+
