@@ -22,7 +22,7 @@ import { run } from '../../test/support/run';
 import { unmountUnder } from './lib/mounts';
 import { log, sleep } from './lib/proc';
 
-/** sshfs's cache clock as the plugin runs it: the library `npm run build` puts in dist/. */
+/** sshfs as the plugin runs it: the libraries `npm run build` puts in dist/. */
 const SSHFS_RUNTIME = findSshfsRuntime(path.join(__dirname, '..', '..', 'dist'));
 
 export type PeerId =
@@ -204,7 +204,7 @@ export class MetadataWorld {
   }
 
   /** The sshfs options and ssh config a peer mounts with (not for rclone). */
-  sshfsRecipe(peer: PeerId, rtt: number, remotePath: string): { options: string[]; config: string; remote: string } {
+  sshfsRecipe(peer: PeerId, rtt: number, remotePath: string): { options: string[]; config: string; remote: string; env?: Readonly<Record<string, string>> } {
     const info = PEERS[peer];
     const login = [
       `Host ${ALIAS}`,
@@ -238,7 +238,7 @@ export class MetadataWorld {
         const recipe = shareRecipe(settings, fs.readFileSync(this.knownHosts, 'utf8'), SSHFS_RUNTIME, path.join(this.clientDir, 'shares'));
         fs.mkdirSync(recipe.dir, { recursive: true });
         fs.writeFileSync(recipe.knownHostsFile, recipe.knownHosts);
-        return { options: [...recipe.options], config: recipe.sshConfig, remote: settings.remotePath };
+        return { options: [...recipe.options], config: recipe.sshConfig, remote: settings.remotePath, env: recipe.env };
       }
       case 'rclone':
         throw new Error('rclone has no sshfs recipe');
@@ -283,10 +283,10 @@ export class MetadataWorld {
       command = 'sshfs';
       // As the plugin runs it (sshfs-process.ts): foreground, its own ssh config file.
       args = ['-f', '-F', config, `${ALIAS}:${recipe.remote}`, mountpoint, ...(recipe.options.length > 0 ? ['-o', recipe.options.join(',')] : [])];
-      if (PEERS[peer].kind === 'ours' && Object.keys(SSHFS_RUNTIME.env).length > 0) {
-        // Ours runs on the plugin's cache clock; set by env(1) after setpriv, so that only
-        // sshfs loads the library.
-        args = [...Object.entries(SSHFS_RUNTIME.env).map(([key, value]) => `${key}=${value}`), command, ...args];
+      if (recipe.env !== undefined && Object.keys(recipe.env).length > 0) {
+        // Ours runs with the plugin's libraries (cache clock, open files, every connection
+        // at mount); set by env(1) after setpriv, so that only sshfs loads them.
+        args = [...Object.entries(recipe.env).map(([key, value]) => `${key}=${value}`), command, ...args];
         command = 'env';
       }
     }

@@ -7,7 +7,6 @@
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { TestSshd } from '../../test/support/sshd';
 import { run, runOk, type RunResult } from '../../test/support/run';
@@ -80,12 +79,6 @@ export class Fixture {
   async prepare(): Promise<void> {
     await this.sshd.mkdirAsUser(this.name);
     this.writeTree(this.tree);
-    await this.sshd.mkdirAsUser(path.join(this.name, 'warm'));
-    for (let i = 0; i < WARM_FILES; i += 1) {
-      const file = path.join(this.volume, 'warm', `w${String(i).padStart(2, '0')}`);
-      fs.writeFileSync(file, 'warm\n');
-      fs.chownSync(file, this.sshd.uid, this.sshd.gid);
-    }
     // The tarball: the same shape, built from a local copy.
     fs.mkdirSync(this.workDir, { recursive: true });
     if (fs.existsSync(this.tarball)) return;
@@ -140,27 +133,6 @@ export class Fixture {
 
   removeScratch(name: string): void {
     fs.rmSync(path.join(this.volume, name), { recursive: true, force: true });
-  }
-}
-
-/** As many files as connections any peer may open (the plugin allows up to 16). */
-const WARM_FILES = 16;
-
-/**
- * Opens every connection a mount will use, without touching what the workloads read: holds
- * WARM_FILES files of vol/warm open at once and reads a byte of each. sshfs with max_conns>1
- * opens its other connections only when the first is busy (an open file or directory
- * counts), each a full ssh handshake (~0.2 s of CPU here); rclone keeps a pool it fills the
- * same way. The plugin's mounts live long, so that is a cost of mounting, not of a cold walk,
- * and it stays out of the figures.
- */
-export async function warmConnections(mnt: string): Promise<void> {
-  // All at once: concurrent requests and open files both spread over the connections.
-  const handles = await Promise.all(Array.from({ length: WARM_FILES }, (_, i) => fsp.open(path.join(mnt, 'warm', `w${String(i).padStart(2, '0')}`), 'r')));
-  try {
-    await Promise.all(handles.map((h) => h.read(Buffer.alloc(1), 0, 1, 0)));
-  } finally {
-    await Promise.all(handles.map((h) => h.close()));
   }
 }
 

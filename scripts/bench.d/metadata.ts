@@ -1,7 +1,8 @@
 /**
  * Metadata speed over SFTP (issue 12) at one round-trip time, on the host (no Docker): sshfs
  * option profiles, the plugin's own options (rendered by src/) and rclone, next to raw sshfs
- * with its defaults. Every sample is one workload in a fresh mount (cold caches); peers
+ * with its defaults. Every sample is one workload right after a fresh mount (cold caches, no
+ * connection opened beforehand); peers
  * alternate within a round and their order rotates from round to round.
  */
 import path from 'node:path';
@@ -10,7 +11,7 @@ import { log } from './lib/proc';
 import type { SuiteStore } from './lib/results';
 import { rotate } from './lib/rotate';
 import { MetadataWorld, PEERS, type PeerId } from './metadata-peers';
-import { Fixture, WORKLOADS, prepareScratch, runWorkload, warmConnections, type WorkloadId } from './metadata-workloads';
+import { Fixture, WORKLOADS, prepareScratch, runWorkload, type WorkloadId } from './metadata-workloads';
 
 export interface MetadataSizes {
   peers: PeerId[];
@@ -58,8 +59,9 @@ async function sample(world: MetadataWorld, fixture: Fixture, store: SuiteStore,
   let mount;
   try {
     if (needsScratch) prepareScratch(workload, fixture, scratch);
+    // Timed right after the mount answers, as a container's first walk is: what a peer's
+    // connections cost after that (sshfs opens 2..N lazily) is in the figure.
     mount = await world.mount(peer, rtt, fixture.volume);
-    await warmConnections(mount.mountpoint);
     const seconds = await runWorkload(workload, fixture, mount.mountpoint, scratch);
     store.add(`rtt-${rtt}`, workload, peer, 's', 'lower', seconds);
     return seconds;

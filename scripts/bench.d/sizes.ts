@@ -56,7 +56,7 @@ export const SIZES: Record<SizeMode, Sizes> = {
   },
   reduced: {
     data: { 0: { rounds: 3, seqMiB: 256, files: 1000 }, 10: { rounds: 2, seqMiB: 64, files: 100 } },
-    metadata: { peers: METADATA_PEERS_REDUCED, workloads: DEFAULT_WORKLOADS, files: { 0: 1000, 10: 100 }, rounds: { 0: 3, 10: 2 } },
+    metadata: { peers: METADATA_PEERS_REDUCED, workloads: DEFAULT_WORKLOADS, files: { 0: 1000, 10: 100, 50: 100 }, rounds: { 0: 3, 10: 2, 50: 2 } },
     control: { counts: [10, 1000, 10000], samples: 200, repetitions: 3, memory: { volumes: 500, mounted: 10 } },
     mount: { cliVolumes: 200, cliSftpVolumes: 30, cliRepeats: 10, mountFirst: 5, mountRepeats: 10, coldRuns: 3 },
     sharing: { rounds: 3, sizeMiB: 128, rtts: [0, 10], storm: 60, mountSamples: 5 },

@@ -42,6 +42,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 struct open_file {
 	/* sshfs's handle; swapped by a reopen, which holds handle_lock for writing */
@@ -399,8 +400,15 @@ static bool wraps_every_file_operation(void)
  * ("/", "/.", "/./." ...: sshfs keys its table by name, the server opens the same
  * directory read-only), opened through sshfs's own open, closed at once. A server that
  * refuses to open a directory so leaves the connections to be opened when needed.
+ *
+ * The mount answers once they are open (FUSE's init waits, at most OPEN_WAIT_SECONDS): a
+ * Mount then costs the handshakes, and the first walk does not.
  */
+#define OPEN_WAIT_SECONDS 5
 static int connections_to_open; /* SSHFS_CONNECTIONS, set by the plugin to max_conns */
+static pthread_mutex_t opener_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t opener_done = PTHREAD_COND_INITIALIZER;
+static bool all_opened;
 
 static void *open_every_connection(void *unused)
 {
@@ -425,17 +433,29 @@ static void *open_every_connection(void *unused)
 		opened--;
 		inner.release(paths[opened], &held[opened]);
 	}
+	pthread_mutex_lock(&opener_lock);
+	all_opened = true;
+	pthread_cond_broadcast(&opener_done);
+	pthread_mutex_unlock(&opener_lock);
 	return NULL;
 }
 
-/* Called once the kernel has the mount: connection 1 is up; the others open in the background. */
+/* Called when the kernel has the mount, connection 1 up; returns once the others are. */
 static void *init_filesystem(struct fuse_conn_info *conn, struct fuse_config *cfg)
 {
 	void *private_data = inner.init != NULL ? inner.init(conn, cfg) : NULL;
+	struct timespec deadline;
 	pthread_t opener;
 
-	if (connections_to_open > 1 && pthread_create(&opener, NULL, open_every_connection, NULL) == 0)
-		pthread_detach(opener);
+	if (connections_to_open <= 1 || pthread_create(&opener, NULL, open_every_connection, NULL) != 0)
+		return private_data;
+	pthread_detach(opener);
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += OPEN_WAIT_SECONDS;
+	pthread_mutex_lock(&opener_lock);
+	while (!all_opened && pthread_cond_timedwait(&opener_done, &opener_lock, &deadline) == 0)
+		;
+	pthread_mutex_unlock(&opener_lock);
 	return private_data;
 }
 
