@@ -123,46 +123,48 @@ describe('an open file across a server restart (a real sshd, killed and started 
   this.timeout(120_000);
   const fixture = withSshdAndDaemon({ prefix: 'dvs-reopen', env: { SFTP_IDLE_UNMOUNT: '0' } });
 
-  it('works again through the same descriptor from the second after the server is back, and keeps every confirmed line', async () => {
-    const { sshd, daemon } = fixture;
-    await daemon.client.create('held', sftpOptions(sshd, 'held'));
-    const mountpoint = await daemon.client.mount('held', 'c');
-    let output = '';
-    const writer = spawn('python3', ['-c', APPENDS_THROUGH_ONE_DESCRIPTOR, path.join(mountpoint, 'log.txt')], { stdio: ['ignore', 'pipe', 'inherit'] });
-    writer.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-    const attempts = (): Attempt[] =>
-      output
-        .split('\n')
-        .filter(Boolean)
-        .map((l) => l.split(' '))
-        .map(([result, line, at]) => ({ ok: result === 'ok', line: Number(line), at: Number(at) }));
-    let backAt = 0;
-    try {
-      await eventually('appends before the outage', () => assert.ok(attempts().filter((a) => a.ok).length >= 10), 20_000, 50);
-      await sshd.kill();
-      await delay(3000);
-      await sshd.restart();
-      backAt = Date.now();
-      await eventually('two more seconds of appends', () => assert.ok(attempts().filter((a) => a.at > backAt + 3000).length > 0), 30_000, 100);
-    } finally {
-      const exited = new Promise((resolve) => writer.once('exit', resolve));
-      writer.kill('SIGTERM');
-      await exited;
-    }
-    const during = attempts().filter((a) => a.at > backAt - 3000 && a.at < backAt);
-    const after = attempts().filter((a) => a.at >= backAt + 1000);
-    assert.ok(during.some((a) => !a.ok), 'no append failed while the server was down: the outage was not seen');
-    assert.ok(after.length >= 10, `only ${after.length} appends after the return`);
-    assert.deepEqual(after.filter((a) => !a.ok), [], 'appends failed from the second after the server was back');
-    const onServer = new Set(fs.readFileSync(sshd.serverPath('held', 'log.txt'), 'utf8').split('\n'));
-    for (const a of attempts().filter((x) => x.ok)) assert.ok(onServer.has(`line ${a.line}`), `line ${a.line} was confirmed by fsync but is not on the server`);
-    console.log(
-      `      ${attempts().filter((a) => a.ok && a.at < backAt - 3000).length} appends before, ${during.filter((a) => !a.ok).length} failed during the 3 s outage, ` +
-        `${attempts().filter((a) => a.at >= backAt && a.at < backAt + 1000 && !a.ok).length} failed in the first second back, ${after.length} after it all confirmed`,
-    );
-    await daemon.client.unmount('held', 'c');
-    await daemon.client.remove('held');
-  });
+  for (const connections of ['4', '1']) {
+    it(`works again through the same descriptor from the second after the server is back, and keeps every confirmed line (connections=${connections})`, async () => {
+      const { sshd, daemon } = fixture;
+      await daemon.client.create('held', sftpOptions(sshd, 'held', { connections }));
+      const mountpoint = await daemon.client.mount('held', 'c');
+      let output = '';
+      const writer = spawn('python3', ['-c', APPENDS_THROUGH_ONE_DESCRIPTOR, path.join(mountpoint, 'log.txt')], { stdio: ['ignore', 'pipe', 'inherit'] });
+      writer.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+      const attempts = (): Attempt[] =>
+        output
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => l.split(' '))
+          .map(([result, line, at]) => ({ ok: result === 'ok', line: Number(line), at: Number(at) }));
+      let backAt = 0;
+      try {
+        await eventually('appends before the outage', () => assert.ok(attempts().filter((a) => a.ok).length >= 10), 20_000, 50);
+        await sshd.kill();
+        await delay(3000);
+        await sshd.restart();
+        backAt = Date.now();
+        await eventually('two more seconds of appends', () => assert.ok(attempts().filter((a) => a.at > backAt + 3000).length > 0), 30_000, 100);
+      } finally {
+        const exited = new Promise((resolve) => writer.once('exit', resolve));
+        writer.kill('SIGTERM');
+        await exited;
+      }
+      const during = attempts().filter((a) => a.at > backAt - 3000 && a.at < backAt);
+      const after = attempts().filter((a) => a.at >= backAt + 1000);
+      assert.ok(during.some((a) => !a.ok), 'no append failed while the server was down: the outage was not seen');
+      assert.ok(after.length >= 10, `only ${after.length} appends after the return`);
+      assert.deepEqual(after.filter((a) => !a.ok), [], 'appends failed from the second after the server was back');
+      const onServer = new Set(fs.readFileSync(sshd.serverPath('held', 'log.txt'), 'utf8').split('\n'));
+      for (const a of attempts().filter((x) => x.ok)) assert.ok(onServer.has(`line ${a.line}`), `line ${a.line} was confirmed by fsync but is not on the server`);
+      console.log(
+        `      ${attempts().filter((a) => a.ok && a.at < backAt - 3000).length} appends before, ${during.filter((a) => !a.ok).length} failed during the 3 s outage, ` +
+          `${attempts().filter((a) => a.at >= backAt && a.at < backAt + 1000 && !a.ok).length} failed in the first second back, ${after.length} after it all confirmed`,
+      );
+      await daemon.client.unmount('held', 'c');
+      await daemon.client.remove('held');
+    });
+  }
 
   it('tells a write the drop lost: the next fsync fails with EIO, and the descriptor works after it', async () => {
     const { sshd, daemon } = fixture;
