@@ -13,6 +13,10 @@ export function sshfsOptions(settings: SftpSettings, sshfs: SshfsRuntime): strin
     // volume (and docker cp chowns), which the server refuses for other owners.
     'idmap=user',
     `max_conns=${settings.connections}`,
+    // SFTP writes of 64 KiB (sshfs's most; 32 KiB by default): half the requests per byte,
+    // sequential writes about 1.2x faster here. OpenSSH takes up to 255 KiB; rclone's and
+    // gesftpserver's servers were tried with it.
+    'max_write=65536',
     ...cacheOptions(settings.cacheTimeout, sshfs.ticksPerSecond),
     'negative_timeout=0',
   ];
