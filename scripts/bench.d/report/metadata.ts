@@ -24,8 +24,10 @@ function targets(f: Figures): TargetRow[] {
     });
   };
   for (const rtt of f.rtts()) {
-    for (const [reference, limit] of [['sshfs-defaults', 0.8], ['rclone', 1.0]] as const) {
-      check(`ours (default), cold walks ≥ ${limit.toFixed(1)}× ${PEERS[reference].short}, RTT ${rtt} ms`, walks.map((w) => ({ w, s: speed(f, rtt, w, 'ours', reference) })), limit);
+    // Right after a fresh mount: 0.95x sshfs's defaults where round trips dominate (10 and 50 ms, issue 18).
+    const versusDefaults = rtt === 0 ? 0.8 : 0.95;
+    for (const [reference, limit] of [['sshfs-defaults', versusDefaults], ['rclone', 1.0]] as const) {
+      check(`ours (default), cold walks right after the mount ≥ ${limit}× ${PEERS[reference].short}, RTT ${rtt} ms`, walks.map((w) => ({ w, s: speed(f, rtt, w, 'ours', reference) })), limit);
     }
     if (peersOf(f).includes('ours-ct20')) {
       check(`ours with cache_timeout=20 ≥ 0.9× sshfs defaults, every workload, RTT ${rtt} ms`, workloadsOf(f).map((w) => ({ w, s: speed(f, rtt, w, 'ours-ct20', 'sshfs-defaults') })), 0.9);
@@ -59,7 +61,7 @@ function chart(f: Figures): string {
       if (bars.length === 0) continue;
       const panel: Panel = { title: `${WORKLOADS[w].label}, RTT ${rtt} ms`, unit: 's, lower is better', bars };
       const defaults = f.median(`rtt-${rtt}`, w, 'sshfs-defaults');
-      if (WORKLOADS[w].walk && w !== 'stat-paths' && Number.isFinite(defaults)) panel.threshold = { value: defaults / 0.8, label: 'sshfs defaults ÷ 0.8' };
+      if (WORKLOADS[w].walk && w !== 'stat-paths' && Number.isFinite(defaults)) panel.threshold = { value: defaults / 0.95, label: 'sshfs defaults ÷ 0.95' };
       panels.push(panel);
     }
   }
@@ -84,7 +86,7 @@ export const metadataSection: Section = {
     const p = (run.params.metadata ?? {}) as Params;
     return (
       `Files of 4 KiB in directories of 100: ${perRtt(p.files, 'files')}; ${perRtt(p.rounds, 'round(s)')}. RTT 0 ms is loopback; other RTTs go through a latency proxy that delays every chunk by half the RTT each way. ` +
-      'Every sample is one workload in a fresh mount (a new sshfs or rclone process, every cache cold), timed from spawn to exit of the command; before it, the mount opens all its connections (16 files held open at once), since a long-lived mount pays those handshakes once. ' +
+      'Every sample is one workload in a fresh mount (a new sshfs or rclone process, every cache cold), timed from spawn to exit of the command, right after the mount first answers: what a peer\'s connections cost after that (sshfs alone opens 2..N lazily, each handshake stalling the mount) is in the figure, as it is in a container\'s first walk. ' +
       'Within a round the peers alternate for every workload and their order rotates from round to round. The file count shrinks as the RTT grows (a small file costs 4 to 6 round trips); ratios between peers do not depend on it.'
     );
   },
