@@ -37,23 +37,25 @@ describe('Mounts against a server that does not answer end before the engine giv
   const fixture = withSshdAndDaemon({ prefix: 'dvs-deadline', env: { LOG_LEVEL: 'warn', SFTP_IDLE_UNMOUNT: '0' }, perTest: true });
   const options = (name: string): Record<string, string> => sftpOptions(fixture.sshd, name, { connect_timeout: String(CONNECT_TIMEOUT_S) });
 
-  it('fails 12 Mounts of one silent server each within connect_timeout + 5 s of its sending: they share one start and its error', async () => {
+  it('fails the Mounts of 12 volumes (and two more of one of them) against a silent server each within connect_timeout + 5 s of its sending: they share one start and its error', async () => {
     const { sshd, daemon } = fixture;
     const names = Array.from({ length: 12 }, (_, i) => `silent-${i}`);
     for (const name of names) await daemon.client.create(name, options(name));
     await sshd.kill();
     const silent = await acceptAndSayNothing(sshd.port);
     try {
-      const outcomes = await Promise.all(names.map((name) => timedMount(daemon, name, 'container')));
+      // Two more containers of silent-0: they queue behind its first Mount, on the volume's lock.
+      const calls = [...names.map((name) => [name, 'container']), ['silent-0', 'second'], ['silent-0', 'third']] as const;
+      const outcomes = await Promise.all(calls.map(([name, id]) => timedMount(daemon, name, id)));
       assertAllFailedInTime(outcomes);
-      assert.equal(silent.accepted, 1, `the 12 Mounts opened ${silent.accepted} connections: each started the share again`);
+      assert.equal(silent.accepted, 1, `the 14 Mounts opened ${silent.accepted} connections: each started the share again`);
       assert.equal(new Set(outcomes.map((outcome) => outcome.err)).size, 1, `the Mounts queued behind the failed start did not get its error: ${outcomes.map((o) => o.err).join(' | ')}`);
       // A Mount sent after that failure tries again.
       const later = await timedMount(daemon, 'silent-0', 'later');
       assertAllFailedInTime([later]);
       assert.equal(silent.accepted, 2, `a Mount sent after the failure did not try the server again: ${later.err}`);
       for (const name of names) assert.equal(((await daemon.client.get(name)).Status as { mounts: number }).mounts, 0);
-      console.log(`      12 Mounts of a silent server: slowest ${Math.max(...outcomes.map((o) => o.ms))} ms, ${silent.accepted - 1} connection for all 12; error: ${outcomes[0]?.err}`);
+      console.log(`      14 Mounts (12 volumes) of a silent server: slowest ${Math.max(...outcomes.map((o) => o.ms))} ms, 1 connection for all; a later Mount ${later.ms} ms; error: ${outcomes[0]?.err}`);
     } finally {
       silent.close();
     }
