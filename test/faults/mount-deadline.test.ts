@@ -65,6 +65,25 @@ describe('Mounts against a server that does not answer end before the engine giv
     assert.deepEqual(sshfsUnder(daemon.dirs.runDir), [], 'sshfs left running');
   });
 
+  // ssh's ConnectTimeout ends at the server's banner: a server that sends one and then
+  // nothing leaves sshfs waiting, and the Mount must end it on time.
+  it('fails the Mounts of a server that sends its SSH banner and then nothing within connect_timeout + 5 s', async () => {
+    const { sshd, daemon } = fixture;
+    const names = Array.from({ length: 3 }, (_, i) => `mute-${i}`);
+    for (const name of names) await daemon.client.create(name, options(name));
+    await sshd.kill();
+    const mute = await acceptAndSayNothing(sshd.port, 'SSH-2.0-OpenSSH_9.2p1\r\n');
+    try {
+      const outcomes = await Promise.all(names.map((name) => timedMount(daemon, name, 'container')));
+      assertAllFailedInTime(outcomes);
+      assert.equal(mute.accepted, 1, `the Mounts opened ${mute.accepted} connections: each started the share again`);
+      console.log(`      banner, then silence: the Mounts failed in ${outcomes.map((o) => o.ms).join(', ')} ms: ${outcomes[0]?.err}`);
+    } finally {
+      mute.close();
+    }
+    assert.deepEqual(sshfsUnder(daemon.dirs.runDir), [], 'sshfs left running');
+  });
+
   it('answers a local Create, Get and List within 1 s while four Mounts hang on a stopped server', async () => {
     const { sshd, daemon } = fixture;
     const names = Array.from({ length: 5 }, (_, i) => `hung-${i}`);
@@ -96,8 +115,8 @@ describe('Mounts against a server that does not answer end before the engine giv
   });
 });
 
-/** A listener on `port` that accepts TCP connections and never says a word on them. */
-async function acceptAndSayNothing(port: number): Promise<{ accepted: number; close(): void }> {
+/** A listener on `port` that accepts TCP connections and never says a word on them (but `greeting`). */
+async function acceptAndSayNothing(port: number, greeting?: string): Promise<{ accepted: number; close(): void }> {
   const server = net.createServer();
   const sockets = new Set<net.Socket>();
   const silent = {
@@ -112,6 +131,7 @@ async function acceptAndSayNothing(port: number): Promise<{ accepted: number; cl
     sockets.add(socket);
     socket.on('error', () => undefined);
     socket.on('close', () => sockets.delete(socket));
+    if (greeting !== undefined) socket.write(greeting);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -212,7 +212,8 @@ export class SshfsShares {
     const failed = this.failedStarts.get(recipe.key);
     if (failed !== undefined && deadline.sentAt <= failed.at) throw failed.error;
     if (msLeft(deadline) < MIN_START_MS) {
-      throw new PluginError('REMOTE_UNREACHABLE', `${recipe.login} was not tried: the call waited ${((Date.now() - deadline.sentAt) / 1000).toFixed(1)} s for earlier ones, its connect_timeout + 5 s`);
+      const waited = ((Date.now() - deadline.sentAt) / 1000).toFixed(1);
+      throw new PluginError('REMOTE_UNREACHABLE', `${recipe.login} was not tried: the Mount had waited ${waited} s for earlier calls, nearly all of its connect_timeout + 5 s; start the container again`);
     }
     try {
       const share = await this.liveShare(recipe, deadline);

@@ -31,7 +31,11 @@ export async function startSshfs(gate: HandshakeGate, recipe: ShareRecipe, log: 
   const started = Date.now();
   const triesEnd = Math.min(started + recipe.connectTimeoutSeconds * 1000, deadline.by - RESERVED_MS);
   // The time left is read when the gate lets an attempt through: it may have queued there.
-  const attempt = (): Promise<SshfsProcess> => SshfsProcess.start({ ...launch, timeoutMs: Math.min((recipe.connectTimeoutSeconds + 5) * 1000, msLeft(deadline) - RESERVED_MS) });
+  const attempt = (): Promise<SshfsProcess> => {
+    const timeoutMs = Math.min((recipe.connectTimeoutSeconds + 5) * 1000, msLeft(deadline) - RESERVED_MS);
+    if (timeoutMs <= 0) return Promise.reject(new PluginError('REMOTE_UNREACHABLE', `sshfs was not started: the Mount's connect_timeout + 5 s ran out while it waited to connect to ${recipe.server}`));
+    return SshfsProcess.start({ ...launch, timeoutMs });
+  };
   return gate.runRetrying(recipe.server, triesEnd, attempt, {
     retry: (error, attempt) => {
       if (!(error instanceof PluginError) || !isRefusedHandshake(error.message)) return undefined;
