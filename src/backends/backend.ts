@@ -9,6 +9,12 @@ export interface VolumeSpec {
   readonly mountpoint: string;
 }
 
+/** What a backend is told about a Mount call beyond its volume. */
+export interface MountCall {
+  /** How long the call waited for its turn (earlier calls on the volume) before reaching the backend. */
+  readonly queuedMs: number;
+}
+
 /** Undoes a Create. `keepRemoteData`: another host now owns what is on the server. */
 export type Undo = (options?: { keepRemoteData?: boolean }) => Promise<void>;
 
@@ -44,8 +50,11 @@ export interface Backend {
   create(spec: VolumeSpec): Promise<Undo>;
   /** Deletes what Create prepared, as far as the volume's options allow. */
   remove(spec: VolumeSpec): Promise<void>;
-  /** Makes the mountpoint live. Idempotent: a live mountpoint is left as it is. */
-  mount(spec: VolumeSpec): Promise<void>;
+  /**
+   * Makes the mountpoint live. Idempotent: a live mountpoint is left as it is. A backend
+   * that bounds a Mount's time counts it from when the call came (`call.queuedMs` before).
+   */
+  mount(spec: VolumeSpec, call?: MountCall): Promise<void>;
   /** Releases the mountpoint. Idempotent: a mountpoint that is not live is fine. */
   unmount(spec: VolumeSpec): Promise<void>;
   /** Backend part of `docker volume inspect` Status; from memory, never from the network. */

@@ -18,7 +18,17 @@ export interface VolumeServiceDeps {
   registry: BackendRegistry;
   mountRoot: string;
   log: Logger;
+  /** How long the engine waits for a Mount (default ENGINE_MOUNT_DEADLINE_MS); tests shorten it. */
+  mountDeadlineMs?: number;
+  /** The clock deadlines are measured with, in ms (default performance.now). */
+  now?: () => number;
 }
+
+/**
+ * The engine gives up on a Mount after 2 minutes (moby volume/drivers/proxy.go) and then
+ * never sends its Unmount. Its clock starts before ours: a few seconds short of that.
+ */
+export const ENGINE_MOUNT_DEADLINE_MS = 115_000;
 
 /**
  * The commands on volumes: names, options, mount IDs and locking. Calls on one volume run
@@ -34,11 +44,15 @@ export class VolumeService implements VolumeDriver {
   /** The catalogues shared with other hosts: started and stopped by the daemon. */
   readonly sharing: SharedVolumes;
   private readonly log: Logger;
+  private readonly mountDeadlineMs: number;
+  private readonly now: () => number;
   readonly scope: 'local' | 'global';
 
   constructor(private readonly deps: VolumeServiceDeps) {
     this.table = deps.table;
     this.log = deps.log;
+    this.mountDeadlineMs = deps.mountDeadlineMs ?? ENGINE_MOUNT_DEADLINE_MS;
+    this.now = deps.now ?? (() => performance.now());
     this.backends = new VolumeBackends(deps.registry, deps.mountRoot);
     this.views = new VolumeViews(this.table, this.backends);
     this.idle = new IdleReleases(this.lock, this.table, this.backends, deps.log);
@@ -123,7 +137,10 @@ export class VolumeService implements VolumeDriver {
 
   mount(rawName: unknown, id: string): Promise<string> {
     const name = checkVolumeName(rawName);
+    const sentAt = this.now();
     return this.lock.run(name, async () => {
+      // Its turn came after the engine gave up (earlier calls on the volume were slow).
+      this.checkEngineWaits(name, sentAt, 'was not started');
       const record = this.table.get(name) ?? (await this.adopt(name));
       const spec = this.backends.spec(record);
       const backend = this.backends.of(record);
@@ -135,7 +152,9 @@ export class VolumeService implements VolumeDriver {
       this.idle.cancel(name);
       try {
         // Always asked, not only on the first ID: the backend heals a mount that died.
-        await backend.mount(spec);
+        await backend.mount(spec, { queuedMs: this.now() - sentAt });
+        // Saved late, its ID would be remounted at every start and its lease kept for good.
+        this.checkEngineWaits(name, sentAt, 'was undone');
         await this.table.update(record, () => addMount(record, id), () => dropMount(record, id));
       } catch (error) {
         if (first) {
@@ -226,6 +245,18 @@ export class VolumeService implements VolumeDriver {
     await this.table.insert(record);
     this.log.info('adopted a volume from the store catalogue', { volume: name });
     return record;
+  }
+
+  /** Throws when the engine has given up on a Mount sent at `sentAt`: nothing of it may stay. */
+  private checkEngineWaits(name: string, sentAt: number, outcome: string): void {
+    const tookMs = this.now() - sentAt;
+    if (tookMs <= this.mountDeadlineMs) return;
+    const seconds = (ms: number): string => (ms / 1000).toFixed(0);
+    this.log.warn('Mount ended after the engine gave up on it', { volume: name, tookMs: Math.round(tookMs), outcome });
+    throw new PluginError(
+      'BACKEND_FAILED',
+      `the Mount of volume ${name} took ${seconds(tookMs)} s, longer than Docker waits for a Mount (${seconds(this.mountDeadlineMs)} s here), so it ${outcome}; start the container again`,
+    );
   }
 
   private async undo(name: string, undo: () => Promise<void>): Promise<void> {

@@ -2,9 +2,13 @@ import { PluginError } from '../errors';
 import { isMountPoint } from './mountinfo';
 import { run } from './run';
 
-/** `mount --bind`, with the kernel's reason in the error when it fails. */
-export async function bindMount(source: string, target: string): Promise<void> {
-  const result = await run('mount', ['--bind', '--', source, target]);
+/**
+ * `mount --bind`, with the kernel's reason in the error when it fails. `timeoutMs` bounds
+ * a source on a FUSE mount whose server does not answer (the lookup waits for it).
+ */
+export async function bindMount(source: string, target: string, timeoutMs?: number): Promise<void> {
+  const result = await run('mount', ['--bind', '--', source, target], timeoutMs === undefined ? {} : { timeoutMs });
+  if (result.signal !== null) throw new PluginError('REMOTE_UNREACHABLE', `could not bind-mount ${source} at ${target}: no answer within ${((timeoutMs ?? 0) / 1000).toFixed(1)} s`);
   if (result.code !== 0) {
     throw new PluginError('BACKEND_FAILED', `could not bind-mount ${source} at ${target}: ${result.stderr.trim() || `exit ${result.code}`}`);
   }

@@ -16,6 +16,8 @@ export class FakeBackend implements Backend {
   readonly options: OptionSchema = { [BACKEND_OPTION]: anyValue, size: anyValue };
   readonly refused = {};
   readonly failing = new Set<BackendStep>();
+  /** Runs inside each mount, before it answers: a test's clock moves on there, say. */
+  duringMount: () => void = () => undefined;
 
   constructor(
     readonly events: string[],
@@ -34,7 +36,7 @@ export class FakeBackend implements Backend {
   }
 
   mount(spec: VolumeSpec): Promise<void> {
-    return this.step('mount', spec.name, () => undefined);
+    return this.step('mount', spec.name, () => this.duringMount());
   }
 
   unmount(spec: VolumeSpec): Promise<void> {

@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Backend } from '../../src/backends/backend';
 import { BackendRegistry } from '../../src/backends/registry';
 import type { Logger } from '../../src/log';
-import { VolumeService } from '../../src/service/volume-service';
+import { VolumeService, type VolumeServiceDeps } from '../../src/service/volume-service';
 import { VolumeTable } from '../../src/service/volume-table';
 import { readStateFile, STATE_FILE_NAME } from '../../src/state/state-file';
 import { StateJournal } from '../../src/state/state-journal';
@@ -19,8 +19,11 @@ export interface ServiceOnDisk {
   breakDataDir(): void;
 }
 
+/** Deps a test may set: the engine's Mount deadline and the clock it is measured with. */
+export type ServiceTimeDeps = Partial<Pick<VolumeServiceDeps, 'mountDeadlineMs' | 'now'>>;
+
 /** A real VolumeService over a real VolumeTable and StateJournal in `dir`, wired as src/daemon.ts does. */
-export async function serviceOnDisk(dir: string, backends: readonly [Backend, ...Backend[]], log: Logger): Promise<ServiceOnDisk> {
+export async function serviceOnDisk(dir: string, backends: readonly [Backend, ...Backend[]], log: Logger, time: ServiceTimeDeps = {}): Promise<ServiceOnDisk> {
   const dataDir = path.join(dir, 'data');
   fs.mkdirSync(dataDir, { recursive: true });
   const stateFile = path.join(dataDir, STATE_FILE_NAME);
@@ -29,7 +32,7 @@ export async function serviceOnDisk(dir: string, backends: readonly [Backend, ..
   const journal = StateJournal.open(stateFile, () => loaded.volumes.values(), loaded);
   const table = new VolumeTable(loaded.volumes, journal);
   return {
-    service: new VolumeService({ table, registry, mountRoot: path.join(dir, 'mnt'), log }),
+    service: new VolumeService({ table, registry, mountRoot: path.join(dir, 'mnt'), log, ...time }),
     table,
     dataDir,
     saved: async () => (await readStateFile(stateFile, registry.kinds())).volumes,

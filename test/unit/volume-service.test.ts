@@ -186,4 +186,47 @@ describe('volume service: what a failed Create, Remove or Mount undoes (in proce
       assert.deepEqual({ ...(await host.saved()).get('vol')?.mounts }, { c1: 1 });
     });
   });
+
+  // The engine waits 2 minutes for a Mount, then never sends its Unmount: a mount ID saved
+  // after that would be remounted at every start and its lease renewed for good.
+  describe('a Mount that ends after the engine gave up', () => {
+    const DEADLINE_MS = 120_000;
+    let now: number;
+
+    beforeEach(async () => {
+      now = 0;
+      backend = new FakeBackend(events, catalogue);
+      host = await serviceOnDisk(dir, [backend], log, { mountDeadlineMs: DEADLINE_MS, now: () => now });
+      await host.service.create('vol', { size: '1' });
+      events.length = 0;
+    });
+
+    it('is undone and not journaled when it was the first: lease dropped, backend unmounted', async () => {
+      backend.duringMount = () => (now += DEADLINE_MS + 1);
+      await assert.rejects(host.service.mount('vol', 'late'), /longer than Docker waits for a Mount \(120 s here\), so it was undone/);
+      assert.deepEqual(events, ['catalogue hold vol', 'backend mount vol', 'catalogue release vol', 'backend unmount vol']);
+      assert.deepEqual({ ...host.table.get('vol')?.mounts }, {});
+      assert.deepEqual({ ...(await host.saved()).get('vol')?.mounts }, {});
+    });
+
+    it('keeps the mount of the IDs that hold it, and does not journal the late ID', async () => {
+      await host.service.mount('vol', 'c1');
+      events.length = 0;
+      backend.duringMount = () => (now += DEADLINE_MS + 1);
+      await assert.rejects(host.service.mount('vol', 'late'), /longer than Docker waits/);
+      assert.deepEqual(events, ['backend mount vol']);
+      assert.deepEqual({ ...(await host.saved()).get('vol')?.mounts }, { c1: 1 });
+    });
+
+    it('does not start a Mount whose deadline passed while it waited behind another', async () => {
+      backend.duringMount = () => (now = DEADLINE_MS + 20);
+      const slow = host.service.mount('vol', 'slow'); // sent at 0
+      now = 10;
+      const queued = host.service.mount('vol', 'queued'); // sent at 10, its turn comes at DEADLINE_MS + 20
+      await assert.rejects(slow, /longer than Docker waits/);
+      await assert.rejects(queued, /longer than Docker waits for a Mount \(120 s here\), so it was not started/);
+      assert.deepEqual(events, ['catalogue hold vol', 'backend mount vol', 'catalogue release vol', 'backend unmount vol']);
+      assert.deepEqual({ ...(await host.saved()).get('vol')?.mounts }, {});
+    });
+  });
 });

@@ -6,7 +6,7 @@ import { unmountAll } from '../../system/mount-commands';
 import { isMountPoint } from '../../system/mountinfo';
 import { terminate } from '../../system/processes';
 import { removeEmptyDir } from '../../system/remove-empty-dir';
-import type { Backend, StatusMap, Undo, VolumeSpec } from '../backend';
+import type { Backend, MountCall, StatusMap, Undo, VolumeSpec } from '../backend';
 import { openStoreCatalogue } from './catalogue/open-store-catalogue';
 import type { StoreCatalogue } from './catalogue/store-catalogue';
 import { ControlConnections } from './control/control-connections';
@@ -18,6 +18,7 @@ import { checkSecretFiles } from './control/secret-files';
 import { DefaultStore, sftpDefaultsFrom } from './default-store';
 import { SFTP_OPTIONS, SFTP_REFUSED } from './sftp-options';
 import { controlTargetOf, describeRemote, resolveSettings, type SftpSettings } from './sftp-settings';
+import { shareDeadline } from './sshfs/share-deadline';
 import { shareRecipe, type ShareRecipe } from './sshfs/share-recipe';
 import { findSshfsRuntime } from './sshfs/sshfs-runtime';
 import { SshfsProcess } from './sshfs/sshfs-process';
@@ -158,7 +159,10 @@ export class SftpBackend implements Backend {
     this.health.forget(spec.name);
   }
 
-  async mount(spec: VolumeSpec): Promise<void> {
+  async mount(spec: VolumeSpec, call?: MountCall): Promise<void> {
+    const settings = this.settings(spec);
+    // Counted from when the engine sent it: a Mount ends within connect_timeout + 5 s.
+    const deadline = shareDeadline(settings.connectTimeoutSeconds, call?.queuedMs);
     if (this.shares.serves(spec.name) && (await isMountPoint(spec.mountpoint))) return;
     if (this.shares.isBound(spec.name)) {
       this.health.note(spec.name, { lastError: `sshfs had stopped: ${this.shares.lastError(spec.name) ?? 'no reason given'}; mounted again` });
@@ -167,11 +171,10 @@ export class SftpBackend implements Backend {
       // Left by an earlier process and not claimed at recovery: nothing serves it.
       await this.detachStale(spec);
     }
-    const settings = this.settings(spec);
     try {
       // Checked at every Mount, so that a key or password file gone wrong is named.
       await checkSecretFiles(settings);
-      await this.shares.bind(spec.name, spec.mountpoint, settings.remotePath, await this.recipeOf(spec, settings));
+      await this.shares.bind(spec.name, spec.mountpoint, settings.remotePath, await this.recipeOf(spec, settings), deadline);
       this.health.note(spec.name, { lastError: undefined });
     } catch (error) {
       this.health.note(spec.name, { lastError: describe(error) });

@@ -77,7 +77,7 @@ export class SshfsProcess {
       const entry = topMountAt(await readMounts(), launch.mountpoint);
       if (entry !== undefined && (await answers(launch.mountpoint, entry.device, deadline - Date.now())) && sshfs.alive) return sshfs;
       if (Date.now() > deadline) {
-        await sshfs.stop();
+        await sshfs.abort();
         throw new PluginError('REMOTE_UNREACHABLE', `sshfs did not mount the volume within ${Math.round(launch.timeoutMs / 1000)} s: ${sshfs.lastError() ?? 'no reason given'}`);
       }
       await new Promise((resolve) => setTimeout(resolve, POLL_MS));
@@ -105,6 +105,15 @@ export class SshfsProcess {
     } catch {
       return undefined;
     }
+  }
+
+  /**
+   * Ends an sshfs that never served: killed first, which fails its FUSE requests at once,
+   * then unmounted. Not stop(): its unmount would wait on a server that does not answer.
+   */
+  async abort(): Promise<void> {
+    await terminate(this.pid, 0);
+    if (await isMountPoint(this.mountpoint)) await unmount(this.mountpoint);
   }
 
   /** Unmounts (lazily if busy) and makes sure the process is gone. */

@@ -4,11 +4,13 @@ import { KeyedMutex } from '../../../common/keyed-mutex';
 import { describe, PluginError } from '../../../errors';
 import type { Logger } from '../../../log';
 import { writeFileAtomic } from '../../../system/atomic-write';
+import { lstatBounded } from '../../../system/bounded-lstat';
 import { bindMount, unmountAll } from '../../../system/mount-commands';
 import { readMounts, topMountAt } from '../../../system/mountinfo';
 import { mappedFiles } from '../../../system/processes';
 import { raiseReadAhead } from '../../../system/read-ahead';
 import type { HandshakeGate } from '../control/handshake-gate';
+import { msLeft, shareDeadline, type ShareDeadline } from './share-deadline';
 import type { ShareRecipe } from './share-recipe';
 import { startSshfs } from './sshfs-start';
 import { SshfsProcess } from './sshfs-process';
@@ -19,6 +21,12 @@ const WARM = 'warm:';
 
 /** How often the watcher looks for shares whose sshfs died. */
 const WATCH_MS = 500;
+
+/** The least time a check through the share is given, even at a deadline's end. */
+const MIN_CHECK_MS = 500;
+
+/** A share is not started with less time than this left: it could not connect in it. */
+const MIN_START_MS = 2000;
 
 interface Share {
   key: string;
@@ -52,6 +60,8 @@ export class SshfsShares {
   private readonly shares = new Map<string, Share>();
   private readonly bound = new Map<string, Share>();
   private readonly holds = new Map<string, WarmHold>();
+  /** The last failed start of each share key, and when it failed: what the calls waiting for it get. */
+  private readonly failedStarts = new Map<string, { error: unknown; at: number }>();
   private readonly lock = new KeyedMutex();
   private readonly watcher = setInterval(() => void this.watch(), WATCH_MS).unref();
   private closing = false;
@@ -67,11 +77,12 @@ export class SshfsShares {
    * Makes `mountpoint` show `remotePath` (relative to the recipe's root) through the share,
    * starting the share if none serves. The bind is checked in the mount table afterwards:
    * a symbolic link on the way would have been followed on this host, not on the server.
+   * Everything, the share's start included, ends by `deadline`.
    */
-  async bind(volume: string, mountpoint: string, remotePath: string, recipe: ShareRecipe): Promise<void> {
-    const share = await this.join(recipe, volume);
+  async bind(volume: string, mountpoint: string, remotePath: string, recipe: ShareRecipe, deadline: ShareDeadline): Promise<void> {
+    const share = await this.join(recipe, volume, deadline);
     try {
-      await this.bindInto(share, mountpoint, remotePath, recipe.login);
+      await this.bindInto(share, mountpoint, remotePath, recipe.login, deadline);
       this.bound.set(volume, share);
     } catch (error) {
       await this.leave(share, volume);
@@ -91,7 +102,7 @@ export class SshfsShares {
     this.holds.set(volume, hold);
     let share: Share;
     try {
-      share = await this.join(recipe, `${WARM}${volume}`);
+      share = await this.join(recipe, `${WARM}${volume}`, shareDeadline(recipe.connectTimeoutSeconds));
     } catch (error) {
       if (this.holds.get(volume) === hold) this.holds.delete(volume);
       throw error;
@@ -190,15 +201,40 @@ export class SshfsShares {
   }
 
   /** Counts `user` in the recipe's share, started first if none serves. */
-  private join(recipe: ShareRecipe, user: string): Promise<Share> {
+  private join(recipe: ShareRecipe, user: string, deadline: ShareDeadline): Promise<Share> {
     return this.lock.run(recipe.key, async () => {
-      const live = await this.liveShare(recipe);
+      const live = await this.startOnce(recipe, deadline);
       live.users.add(user);
       return live;
     });
   }
 
-  private async liveShare(recipe: ShareRecipe): Promise<Share> {
+  /**
+   * One start for all the calls waiting on a share: a call sent before the last start
+   * failed was waiting for that start, and gets its error rather than trying again (12
+   * Mounts of a silent server would each wait out the connect timeout in turn); a call
+   * sent after the failure tries again.
+   */
+  private async startOnce(recipe: ShareRecipe, deadline: ShareDeadline): Promise<Share> {
+    const existing = this.shares.get(recipe.key);
+    if (existing?.sshfs.alive) return existing;
+    const failed = this.failedStarts.get(recipe.key);
+    if (failed !== undefined && deadline.sentAt <= failed.at) throw failed.error;
+    if (msLeft(deadline) < MIN_START_MS) {
+      const waited = ((Date.now() - deadline.sentAt) / 1000).toFixed(1);
+      throw new PluginError('REMOTE_UNREACHABLE', `${recipe.login} was not tried: the Mount had waited ${waited} s for earlier calls, nearly all of its connect_timeout + 5 s; start the container again`);
+    }
+    try {
+      const share = await this.liveShare(recipe, deadline);
+      this.failedStarts.delete(recipe.key);
+      return share;
+    } catch (error) {
+      this.failedStarts.set(recipe.key, { error, at: Date.now() });
+      throw error;
+    }
+  }
+
+  private async liveShare(recipe: ShareRecipe, deadline: ShareDeadline): Promise<Share> {
     if (this.closing) throw new PluginError('BACKEND_FAILED', 'the plugin is stopping; mount the volume again once it runs');
     const key = recipe.key;
     const existing = this.shares.get(key);
@@ -213,7 +249,7 @@ export class SshfsShares {
     await unmountAll(mountpoint);
     await writeFileAtomic(recipe.knownHostsFile, recipe.knownHosts);
     await writeFileAtomic(recipe.sshConfigFile, recipe.sshConfig);
-    const sshfs = await startSshfs(this.gate, recipe, this.log);
+    const sshfs = await startSshfs(this.gate, recipe, this.log, deadline);
     const entry = topMountAt(await readMounts(), mountpoint);
     if (entry === undefined) {
       await sshfs.stop();
@@ -254,7 +290,7 @@ export class SshfsShares {
     return bound;
   }
 
-  private async bindInto(share: Share, mountpoint: string, remotePath: string, server: string): Promise<void> {
+  private async bindInto(share: Share, mountpoint: string, remotePath: string, server: string, deadline: ShareDeadline): Promise<void> {
     const wanted = path.posix.join('/', remotePath);
     const source = path.join(share.mountpoint, wanted);
     const leadsElsewhere = new PluginError(
@@ -262,9 +298,10 @@ export class SshfsShares {
       `${remotePath} on ${server} is a symbolic link or passes through one; a volume's path must be a real directory on the server (use the link's target as path=)`,
     );
     try {
-      const found = await fs.lstat(source);
-      if (found.isSymbolicLink()) throw leadsElsewhere;
-      if (!found.isDirectory()) throw new PluginError('BAD_OPTION', `${remotePath} on ${server} is not a directory; choose another path`);
+      // Not fs.lstat: see lstatBounded. A server that stopped answering fails the Mount on time.
+      const found = await lstatBounded(source, Math.max(msLeft(deadline), MIN_CHECK_MS));
+      if (found.kind === 'symbolic link') throw leadsElsewhere;
+      if (found.kind !== 'directory') throw new PluginError('BAD_OPTION', `${remotePath} on ${server} is not a directory; choose another path`);
     } catch (error) {
       if (error instanceof PluginError) throw error;
       const code = (error as NodeJS.ErrnoException).code;
@@ -274,10 +311,13 @@ export class SshfsShares {
       if (code === 'EPERM' || code === 'EACCES') {
         throw new PluginError('REMOTE_PERMISSION', `${server} refused access to ${remotePath}: check its permissions, and that no part of it is a symbolic link`);
       }
+      if (code === 'ETIMEDOUT') {
+        throw new PluginError('REMOTE_UNREACHABLE', `${server} stopped answering: it did not show ${remotePath} within the Mount's connect_timeout + 5 s; check the server, then start the container again`);
+      }
       throw new PluginError('REMOTE_UNREACHABLE', `${server} did not show ${remotePath}: ${describe(error)}`);
     }
     await fs.mkdirp(mountpoint);
-    await bindMount(source, mountpoint);
+    await bindMount(source, mountpoint, Math.max(msLeft(deadline), MIN_CHECK_MS));
     const entry = topMountAt(await readMounts(), mountpoint);
     if (entry?.device !== share.device || entry.root !== wanted) {
       await unmountAll(mountpoint);
@@ -328,6 +368,7 @@ export class SshfsShares {
     await Promise.all([...this.holds.keys()].map((volume) => this.dropWarm(volume)));
     this.shares.clear();
     this.bound.clear();
+    this.failedStarts.clear();
   }
 }
 
