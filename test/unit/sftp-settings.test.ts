@@ -109,8 +109,9 @@ describe('path=: below the base, never the base itself, never the catalogue', ()
     assert.equal(onStore({ path: 'x/' }), '/srv/volumes/x');
     assert.equal(onStore({}, new DefaultStore({ host: 'store.example', user: 'dvs', basePath: '/srv/volumes/' })), '/srv/volumes/vol');
     assert.equal(elsewhere('/x/'), '/x');
-    assert.equal(elsewhere('data/'), 'data');
-    assert.equal(onStore({ path: 'data/' }, noBase), 'data');
+    assert.equal(elsewhere('data/'), './data');
+    assert.equal(elsewhere('.hidden/'), './.hidden');
+    assert.equal(onStore({ path: 'data/' }, noBase), './data');
   });
 
   it('refuses the base path itself, however written', () => {
@@ -136,6 +137,6 @@ describe('path=: below the base, never the base itself, never the catalogue', ()
     for (const given of ['.', './', './/']) assert.throws(() => onStore({ path: given }, noBase), /is the login directory itself/, given);
     assert.throws(() => onStore({ path: '/' }, noBase), /the server's root directory/);
     assert.equal(onStore({ path: '/data/x' }, noBase), '/data/x');
-    assert.equal(onStore({}, noBase), 'vol');
+    assert.equal(onStore({}, noBase), './vol');
   });
 });

@@ -15,7 +15,7 @@ export interface PathBound {
 /**
  * A volume's remote directory: `given` (its path= option) or its name, normalized (no
  * trailing slash, so the bind of a share's directory is found in the mount table as
- * written), and kept strictly below `bound`. Never the catalogue's directory nor anything
+ * written; relative ones as forSftpClient gives them), and kept strictly below `bound`. Never the catalogue's directory nor anything
  * in it: a container on such a volume could rewrite what every host of the store reads,
  * and remove=delete would wipe it. The option's pattern has already refused "..".
  */
@@ -27,7 +27,7 @@ export function volumePath(name: string, given: string | undefined, bound: PathB
   if (resolved.split('/').includes(CATALOGUE_DIR)) {
     throw new PluginError('BAD_OPTION', `${option} is inside ${CATALOGUE_DIR}, the store catalogue's directory: a container could rewrite every host's catalogue there; choose another path`);
   }
-  if (base === undefined) return resolved;
+  if (base === undefined) return forSftpClient(resolved);
   if (resolved === '/' && base === '.') {
     throw new PluginError('BAD_OPTION', `${option} is the server's root directory, which holds the store catalogue; give the volume a directory of its own, such as path=${name}`);
   }
@@ -37,7 +37,17 @@ export function volumePath(name: string, given: string | undefined, bound: PathB
   if (!isBelow(resolved, base)) {
     throw new PluginError('BAD_OPTION', `${option} is outside ${bound?.what} ${base}; use a path inside it`);
   }
-  return resolved;
+  return forSftpClient(resolved);
+}
+
+/**
+ * A remote path as ssh2-sftp-client's mkdir and rmdir must be given it: they read a path
+ * starting with "." as relative to the login directory and drop its first two characters
+ * (".hidden" became "<login>/dden", "..x" the login's parent), so relative paths start
+ * with "./" (which it reads right). Absolute paths are left as they are.
+ */
+export function forSftpClient(remotePath: string): string {
+  return remotePath.startsWith('/') || remotePath.startsWith('./') ? remotePath : `./${remotePath}`;
 }
 
 /** "/a//b/./c/" as "/a/b/c"; "" and "./" as "."; "/" stays. */

@@ -12,7 +12,7 @@ export interface SftpSettings {
   host: string;
   port: number;
   user: string;
-  /** Absolute, or relative to the login directory. */
+  /** Absolute, or relative to the login directory (then starting with "./": see forSftpClient). */
   remotePath: string;
   /** The remote directory the volume must stay inside, when the plugin has one. */
   basePath: string | undefined;
@@ -99,7 +99,7 @@ function boundOf(basePath: string | undefined, onDefaultStore: boolean): PathBou
 }
 
 /** user@host:port/path, for Status and messages: no secret is part of it. */
-export const describeRemote = (s: SftpSettings): string => `${describeServer(s)}${s.remotePath.startsWith('/') ? '' : '/~/'}${s.remotePath}`;
+export const describeRemote = (s: SftpSettings): string => `${describeServer(s)}${s.remotePath.startsWith('/') ? '' : '/~/'}${s.remotePath.replace(/^\.\//, '')}`;
 
 /** user@host:port, for messages about a server rather than a volume. */
 export const describeServer = (s: SftpSettings): string => `${s.user}@${s.host.includes(':') ? `[${s.host}]` : s.host}:${s.port}`;

@@ -5,6 +5,7 @@ import type { Logger } from '../../../log';
 import type { CatalogueEntry, HostIdentity } from '../../backend';
 import type { Connected, ControlConnections, ControlTarget } from '../control/control-connections';
 import { parseHost, parseTombstone, type Lease, type Tombstone } from './catalogue-records';
+import { forSftpClient } from '../remote-path';
 import type { RecordGate } from './record-checks';
 
 export interface ListedEntry {
@@ -271,7 +272,7 @@ export async function ensureDir(client: SftpClient, dir: string): Promise<void> 
   for (let attempt = 1; ; attempt += 1) {
     try {
       if ((await client.exists(dir)) === 'd') return;
-      await client.mkdir(dir, true);
+      await client.mkdir(forSftpClient(dir), true);
       return;
     } catch (error) {
       if ((await client.exists(dir)) === 'd') return;
