@@ -4,7 +4,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { delay, type DaemonProcess } from '../support/daemon-process';
-import { eventually, KEY_NAME } from '../support/sftp-fixtures';
+import { eventually, KEY_NAME, sftpOptions } from '../support/sftp-fixtures';
 import { withSshdAndDaemon } from '../support/sshd-and-daemon';
 
 /**
@@ -94,6 +94,21 @@ describe('records on the store are input: forged ones are ignored (two daemons, 
       assert.match(String(warnings(hostB, 'evil.json')[1]?.reason), /names another server \(evil\.example:/);
     } finally {
       listener.close();
+    }
+  });
+
+  it('mounts a volume on a server of its own whose path= ends in a slash, also after a restart', async () => {
+    const sshd = fixture.sshd;
+    // No default store and no base path: the path is used as given.
+    const daemon = await fixture.addDaemon({ env: { SFTP_HOST: '', SFTP_BASE_PATH: '' } });
+    await sshd.mkdirAsUser('own-slash');
+    await daemon.client.create('own-slash', sftpOptions(sshd, 'own-slash', { path: `${sshd.serverPath('own-slash')}/` }));
+    for (const id of ['first', 'after-restart']) {
+      const mountpoint = await daemon.client.mount('own-slash', id);
+      fs.writeFileSync(path.join(mountpoint, id), id);
+      assert.equal(fs.readFileSync(sshd.serverPath('own-slash', id), 'utf8'), id);
+      await daemon.client.unmount('own-slash', id);
+      if (id === 'first') await daemon.restart();
     }
   });
 
