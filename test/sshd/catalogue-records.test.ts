@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { snapshotText } from '../../src/state/state-file';
 import { delay, type DaemonProcess } from '../support/daemon-process';
 import { eventually, KEY_NAME, sftpOptions } from '../support/sftp-fixtures';
 import { withSshdAndDaemon } from '../support/sshd-and-daemon';
@@ -110,6 +111,19 @@ describe('records on the store are input: forged ones are ignored (two daemons, 
       await daemon.client.unmount('own-slash', id);
       if (id === 'first') await daemon.restart();
     }
+  });
+
+  it('does not mount a volume this host knew with a path in the catalogue; removes it here without touching the store', async () => {
+    const daemon = await fixture.addDaemon({ name: 'host-c' });
+    await daemon.stop();
+    // As an earlier version accepted it: the catalogue's directory as a volume, remove=delete.
+    const known = { name: 'old-inside', backend: 'sftp', options: { path: '.docker-volume-sftp', remove: 'delete' }, createdAt: '2026-12-01T10:00:00.000Z', mounts: {} };
+    fs.writeFileSync(path.join(daemon.dirs.dataDir, 'state.jsonl'), snapshotText([known]));
+    await daemon.start();
+    assert.match(await daemon.client.err('/VolumeDriver.Mount', { Name: 'old-inside', ID: 'c' }), /inside \.docker-volume-sftp, the store catalogue's directory/);
+    await daemon.client.remove('old-inside');
+    assert.ok(fs.existsSync(path.join(volumesDir(), 'legit.json')), 'the catalogue was deleted');
+    assert.ok(!(await names(daemon)).includes('old-inside'));
   });
 
   it("refuses a Create whose path is the base path or the catalogue's directory", async () => {

@@ -6,6 +6,7 @@ import type { CatalogueEntry, HostIdentity } from '../../backend';
 import type { Connected, ControlConnections, ControlTarget } from '../control/control-connections';
 import { parseHost, parseTombstone, type Lease, type Tombstone } from './catalogue-records';
 import { forSftpClient } from '../remote-path';
+import { printableHostName } from './host-identity';
 import type { RecordGate } from './record-checks';
 
 export interface ListedEntry {
@@ -235,7 +236,7 @@ export class CatalogueRemote {
     const leases: Lease[] = [];
     for (const file of others) {
       const host = await readJson(client, path.posix.join(this.leasesDir, name, file.name), parseHost);
-      leases.push({ host: host ?? { id: file.name.replace(/\.json$/, ''), name: 'unknown host' }, ageSeconds: Math.max(0, (now - file.modifyTime) / 1000) });
+      leases.push({ host: host ?? { id: printableHostName(file.name.replace(/\.json$/, '')), name: 'unknown host' }, ageSeconds: Math.max(0, (now - file.modifyTime) / 1000) });
     }
     return leases;
   }
