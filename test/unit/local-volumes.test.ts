@@ -138,7 +138,8 @@ describe('volume service with the local backend (real daemon, real bind mounts)'
         hung.stop();
         const pending = new Set(['busy x', 'busy y']);
         const busyX = daemon.client.mount('busy', 'x').finally(() => pending.delete('busy x'));
-        await eventually('the Mount of busy waiting on its data directory', () => assert.ok(threadsWaitingOnFuse(daemon.child?.pid ?? 0) > 0));
+        // A precondition, not a bound: on a loaded machine the Mount may take a while to get there.
+        await eventually('the Mount of busy waiting on its data directory', () => assert.ok(threadsWaitingOnFuse(daemon.child?.pid ?? 0) > 0), 30_000);
         const busyY = daemon.client.mount('busy', 'y').finally(() => pending.delete('busy y'));
 
         const others = async (): Promise<void> => {

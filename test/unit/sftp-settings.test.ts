@@ -113,3 +113,44 @@ describe('the bound Status shows when sshfs runs without the clock library', () 
     });
   }
 });
+
+describe('path=: below the base, never the base itself, never the catalogue', () => {
+  const noBase = new DefaultStore({ host: 'store.example', user: 'dvs', identity: 'id_store' });
+  const onStore = (options: Record<string, string>, at = store) => resolveSettings({ name: 'vol', options, mountpoint: '/mnt/vol' }, at, '/keys').remotePath;
+  // Another server: no base path applies, no catalogue of ours is there.
+  const elsewhere = (remotePath: string) => onStore({ host: 'other.example', user: 'u', path: remotePath }, noBase);
+
+  it('normalizes trailing slashes and "." parts, so the bind is found as written', () => {
+    assert.equal(onStore({ path: '/srv/volumes/x/' }), '/srv/volumes/x');
+    assert.equal(onStore({ path: '/srv/volumes//x/./y//' }), '/srv/volumes/x/y');
+    assert.equal(onStore({ path: 'x/' }), '/srv/volumes/x');
+    assert.equal(onStore({}, new DefaultStore({ host: 'store.example', user: 'dvs', basePath: '/srv/volumes/' })), '/srv/volumes/vol');
+    assert.equal(elsewhere('/x/'), '/x');
+    assert.equal(elsewhere('data/'), './data');
+    assert.equal(elsewhere('.hidden/'), './.hidden');
+    assert.equal(onStore({ path: 'data/' }, noBase), './data');
+  });
+
+  it('refuses the base path itself, however written, and anything outside it', () => {
+    for (const given of ['/srv/volumes', '/srv/volumes/', '/srv/volumes/.', '.', './']) {
+      assert.throws(() => onStore({ path: given }), /is the plugin's base path itself/, given);
+    }
+    assert.throws(() => onStore({ path: '/srv/volumes-other/x' }), /outside the plugin's base path \/srv\/volumes/);
+    assert.throws(() => onStore({ path: '/srv' }), /outside the plugin's base path/);
+  });
+
+  it("refuses the catalogue's directory and anything in it, on every store and server", () => {
+    for (const given of ['.docker-volume-sftp', '.docker-volume-sftp/', '.docker-volume-sftp/volumes', '/srv/volumes/.docker-volume-sftp']) {
+      assert.throws(() => onStore({ path: given }), /inside \.docker-volume-sftp, the store catalogue's directory/, given);
+      assert.throws(() => onStore({ path: given }, noBase), /inside \.docker-volume-sftp/, given);
+    }
+    assert.throws(() => elsewhere('/home/u/.docker-volume-sftp/volumes'), /inside \.docker-volume-sftp/);
+  });
+
+  it('without a base path, refuses the login directory of the default store (it holds the catalogue) and the root', () => {
+    for (const given of ['.', './', './/']) assert.throws(() => onStore({ path: given }, noBase), /is the login directory itself/, given);
+    assert.throws(() => onStore({ path: '/' }, noBase), /the server's root directory/);
+    assert.equal(onStore({ path: '/data/x' }, noBase), '/data/x');
+    assert.equal(onStore({}, noBase), './vol');
+  });
+});

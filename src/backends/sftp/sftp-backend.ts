@@ -152,8 +152,8 @@ export class SftpBackend implements Backend {
     }
     // The share its Create started for a Mount to come: none will.
     await this.shares.dropWarm(spec.name);
-    const settings = this.settings(spec);
-    if (settings.deleteOnRemove) await this.deleteRemote(spec, settings);
+    const settings = this.settingsOrNone(spec);
+    if (settings?.deleteOnRemove === true) await this.deleteRemote(spec, settings);
     await this.files.remove(spec.name);
     await removeEmptyDir(spec.mountpoint);
     this.health.forget(spec.name);
@@ -291,6 +291,19 @@ export class SftpBackend implements Backend {
       if (usage !== undefined) this.health.note(spec.name, { usage });
     } catch (error) {
       this.log.debug('usage not refreshed', { volume: spec.name, error: describe(error) });
+    }
+  }
+
+  /**
+   * A volume whose options a newer rule refuses (a path in the catalogue's directory, say)
+   * can still be removed: forgotten here, nothing on the server touched.
+   */
+  private settingsOrNone(spec: VolumeSpec): SftpSettings | undefined {
+    try {
+      return this.settings(spec);
+    } catch (error) {
+      this.log.warn('volume removed here only; its remote data was not touched, as its options no longer pass', { volume: spec.name, error: describe(error) });
+      return undefined;
     }
   }
 

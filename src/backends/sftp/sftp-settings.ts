@@ -4,6 +4,7 @@ import type { VolumeSpec } from '../backend';
 import type { ControlTarget } from './control/control-connections';
 import type { HostTrust } from './control/host-trust';
 import type { DefaultStore } from './default-store';
+import { volumePath, type PathBound } from './remote-path';
 import { SFTP_OPTION_DEFAULTS as DEFAULTS, optionValue, type SftpOptionName } from './sftp-options';
 
 /** Everything needed to reach and mount one SFTP volume, typed, with defaults applied. */
@@ -11,7 +12,7 @@ export interface SftpSettings {
   host: string;
   port: number;
   user: string;
-  /** Absolute, or relative to the login directory. */
+  /** Absolute, or relative to the login directory (then starting with "./": see forSftpClient). */
   remotePath: string;
   /** The remote directory the volume must stay inside, when the plugin has one. */
   basePath: string | undefined;
@@ -61,7 +62,7 @@ export function resolveSettings(spec: VolumeSpec, store: DefaultStore, keysDir: 
     host,
     port: value('port') ?? (onDefaultStore ? store.port : DEFAULTS.port),
     user,
-    remotePath: remotePathOf(spec.name, value('path'), basePath),
+    remotePath: volumePath(spec.name, value('path'), boundOf(basePath, onDefaultStore)),
     basePath,
     identityFile: identity === undefined ? undefined : path.join(keysDir, identity),
     passwordFile: passwordFile === undefined ? undefined : path.join(keysDir, passwordFile),
@@ -91,19 +92,14 @@ function connectionsFor(given: number | undefined, password: boolean): number {
   return 1;
 }
 
-function remotePathOf(name: string, given: string | undefined, basePath: string | undefined): string {
-  if (given === undefined) return basePath === undefined ? name : path.posix.join(basePath, name);
-  if (basePath === undefined) return path.posix.normalize(given);
-  const resolved = path.posix.resolve(basePath, given);
-  const base = path.posix.resolve(basePath);
-  if (resolved !== base && !resolved.startsWith(`${base.replace(/\/$/, '')}/`)) {
-    throw new PluginError('BAD_OPTION', `option path=${JSON.stringify(given)} is outside the plugin's base path ${base}; use a path inside it`);
-  }
-  return resolved;
+/** The base path; without one, the login directory of the default store, which holds its catalogue. */
+function boundOf(basePath: string | undefined, onDefaultStore: boolean): PathBound | undefined {
+  if (basePath !== undefined) return { dir: basePath, what: "the plugin's base path" };
+  return onDefaultStore ? { dir: '.', what: 'the login directory' } : undefined;
 }
 
 /** user@host:port/path, for Status and messages: no secret is part of it. */
-export const describeRemote = (s: SftpSettings): string => `${describeServer(s)}${s.remotePath.startsWith('/') ? '' : '/~/'}${s.remotePath}`;
+export const describeRemote = (s: SftpSettings): string => `${describeServer(s)}${s.remotePath.startsWith('/') ? '' : '/~/'}${s.remotePath.replace(/^\.\//, '')}`;
 
 /** user@host:port, for messages about a server rather than a volume. */
 export const describeServer = (s: SftpSettings): string => `${s.user}@${s.host.includes(':') ? `[${s.host}]` : s.host}:${s.port}`;

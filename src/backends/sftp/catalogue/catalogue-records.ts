@@ -1,4 +1,5 @@
 import type { CatalogueEntry, HostIdentity } from '../../backend';
+import { printableHostName } from './host-identity';
 
 /** A host's claim that it has a volume mounted; alive while the server-side mtime is fresh. */
 export interface Lease {
@@ -18,13 +19,19 @@ export function parseTombstone(text: string, name: string): Tombstone | undefine
   try {
     const value = JSON.parse(text) as Partial<Tombstone>;
     const by = parseHost(JSON.stringify(value.removedBy ?? {}));
-    return value.name === name && typeof value.removedAt === 'string' && by !== undefined ? { name, removedBy: by, removedAt: value.removedAt } : undefined;
+    if (value.name !== name || typeof value.removedAt !== 'string' || by === undefined) return undefined;
+    // Shown in messages: a time as this plugin writes it, or nothing that could carry escapes.
+    const removedAt = /^[0-9T:.Z-]{1,40}$/.test(value.removedAt) ? value.removedAt : 'an unknown time';
+    return { name, removedBy: by, removedAt };
   } catch {
     return undefined;
   }
 }
 
-/** A record as the store keeps it, one small JSON file per volume; undefined when it is not one. */
+/**
+ * A record as the store keeps it, one small JSON file per volume; undefined when it is not
+ * one. Parsed only: whether this host may use it is record-checks.ts's question.
+ */
 export function parseEntry(text: string, name: string): CatalogueEntry | undefined {
   try {
     const value = JSON.parse(text) as Partial<CatalogueEntry>;
@@ -37,10 +44,11 @@ export function parseEntry(text: string, name: string): CatalogueEntry | undefin
   }
 }
 
+/** A host as a lease or tombstone names it; both parts made printable, as they reach messages. */
 export function parseHost(text: string): HostIdentity | undefined {
   try {
     const value = JSON.parse(text) as Partial<HostIdentity>;
-    return typeof value.id === 'string' && typeof value.name === 'string' ? { id: value.id, name: value.name } : undefined;
+    return typeof value.id === 'string' && typeof value.name === 'string' ? { id: printableHostName(value.id), name: printableHostName(value.name) } : undefined;
   } catch {
     return undefined;
   }

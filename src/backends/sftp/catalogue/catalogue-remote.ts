@@ -4,7 +4,10 @@ import { describe, PluginError } from '../../../errors';
 import type { Logger } from '../../../log';
 import type { CatalogueEntry, HostIdentity } from '../../backend';
 import type { Connected, ControlConnections, ControlTarget } from '../control/control-connections';
-import { parseEntry, parseHost, parseTombstone, type Lease, type Tombstone } from './catalogue-records';
+import { parseHost, parseTombstone, type Lease, type Tombstone } from './catalogue-records';
+import { forSftpClient } from '../remote-path';
+import { printableHostName } from './host-identity';
+import type { RecordGate } from './record-checks';
 
 export interface ListedEntry {
   entry: CatalogueEntry;
@@ -45,6 +48,8 @@ export class CatalogueRemote {
     baseDir: string,
     private readonly host: HostIdentity,
     private readonly log: Logger,
+    /** Every record read from the store passes it: records are input from whoever can write there. */
+    private readonly gate: RecordGate,
   ) {
     this.root = path.posix.join(baseDir, '.docker-volume-sftp');
     this.volumesDir = path.posix.join(this.root, 'volumes');
@@ -98,14 +103,16 @@ export class CatalogueRemote {
       for (const file of files) {
         const match = /^(.+)\.json$/.exec(file.name);
         if (file.type !== '-' || match?.[1] === undefined) continue;
-        const name = match[1];
         const stamp = `${file.modifyTime}:${file.size}`;
+        const where = path.posix.join(this.volumesDir, file.name);
+        const name = this.gate.nameOf(where, file.name, stamp);
+        if (name === undefined || this.gate.refusedBefore(where, stamp)) continue;
         const known = previous.get(name);
         if (known?.stamp === stamp) {
           result.set(name, known);
           continue;
         }
-        const entry = await readJson(client, path.posix.join(this.volumesDir, file.name), (text) => parseEntry(text, name));
+        const entry = await readJson(client, where, (text) => this.gate.admit(where, name, text, stamp));
         if (entry !== undefined) result.set(name, { entry, stamp });
       }
       return result;
@@ -115,7 +122,7 @@ export class CatalogueRemote {
   /** One name, read from the store now: its record, else its tombstone. */
   readName(name: string): Promise<RecordOrTombstone> {
     return this.with(`look up volume ${name}`, async (client) => {
-      const entry = await readJson(client, this.recordFile(name), (text) => parseEntry(text, name));
+      const entry = await readJson(client, this.recordFile(name), (text) => this.gate.admit(this.recordFile(name), name, text));
       if (entry !== undefined) return { entry };
       return { removed: await readJson(client, this.tombstoneFile(name), (text) => parseTombstone(text, name)) };
     });
@@ -135,12 +142,12 @@ export class CatalogueRemote {
         await client.delete(temp, true);
         let existing: CatalogueEntry | undefined;
         try {
-          existing = parseEntry(((await client.get(final)) as Buffer).toString('utf8'), entry.name);
+          existing = this.gate.admit(final, entry.name, ((await client.get(final)) as Buffer).toString('utf8'));
         } catch {
           throw error;
         }
         if (existing === undefined) {
-          throw new PluginError('STORE_FAILED', `the store holds an unreadable record for volume ${entry.name} at ${final}; move it aside on the server, or use another name`);
+          throw new PluginError('STORE_FAILED', `the store holds a record for volume ${entry.name} at ${final} that this host refuses (the plugin's log says why); move it aside on the server, or use another name`);
         }
         return existing;
       }
@@ -229,7 +236,7 @@ export class CatalogueRemote {
     const leases: Lease[] = [];
     for (const file of others) {
       const host = await readJson(client, path.posix.join(this.leasesDir, name, file.name), parseHost);
-      leases.push({ host: host ?? { id: file.name.replace(/\.json$/, ''), name: 'unknown host' }, ageSeconds: Math.max(0, (now - file.modifyTime) / 1000) });
+      leases.push({ host: host ?? { id: printableHostName(file.name.replace(/\.json$/, '')), name: 'unknown host' }, ageSeconds: Math.max(0, (now - file.modifyTime) / 1000) });
     }
     return leases;
   }
@@ -266,7 +273,7 @@ export async function ensureDir(client: SftpClient, dir: string): Promise<void> 
   for (let attempt = 1; ; attempt += 1) {
     try {
       if ((await client.exists(dir)) === 'd') return;
-      await client.mkdir(dir, true);
+      await client.mkdir(forSftpClient(dir), true);
       return;
     } catch (error) {
       if ((await client.exists(dir)) === 'd') return;

@@ -13,10 +13,27 @@ export async function loadHostIdentity(dataDir: string, hostName: string): Promi
   let id: string;
   try {
     id = (await fs.readFile(file, 'utf8')).trim();
-    if (!/^[a-f0-9-]{36}$/.test(id)) throw new Error('malformed');
+    if (!isHostId(id)) throw new Error('malformed');
   } catch {
     id = randomUUID();
     await writeFileAtomic(file, `${id}\n`, 0o644);
   }
-  return { id, name: hostName.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 64) || 'unnamed' };
+  return { id, name: printableHostName(hostName) };
+}
+
+const HOST_ID = /^[a-f0-9-]{36}$/;
+const HOST_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+
+/** A host ID as loadHostIdentity makes it. */
+export const isHostId = (value: string): boolean => HOST_ID.test(value);
+
+/** A host name as loadHostIdentity makes it. */
+export const isHostName = (value: string): boolean => HOST_NAME.test(value);
+
+/**
+ * A host name fit for messages and logs: names come from other hosts' files on the store,
+ * so anything but letters, digits and _ . - (control characters, terminal escapes) is replaced.
+ */
+export function printableHostName(name: string): string {
+  return name.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 64) || 'unnamed';
 }

@@ -6,6 +6,7 @@ import type { DefaultStore } from '../default-store';
 import { controlTargetOf, resolveSettings, type SftpSettings } from '../sftp-settings';
 import { CatalogueRemote } from './catalogue-remote';
 import { loadHostIdentity } from './host-identity';
+import { checkStoreRecord, RecordGate } from './record-checks';
 import { StoreCatalogue } from './store-catalogue';
 
 export interface StoreCatalogueConfig {
@@ -38,9 +39,11 @@ export async function openStoreCatalogue(
     return controlTargetOf(settings, await trust.of(settings.hostkey));
   };
   const host = await loadHostIdentity(config.dataDir, config.hostName);
+  const gate = new RecordGate((entry) => checkStoreRecord(entry, store, config.keysDir), config.log);
   const catalogue = new StoreCatalogue({
-    remote: new CatalogueRemote(control, target, store.defaults.basePath ?? '.', host, config.log),
+    remote: new CatalogueRemote(control, target, store.defaults.basePath ?? '.', host, config.log, gate),
     host,
+    admitsKept: (entry) => gate.admitsKept(entry),
     covers: (options) => store.holds(options),
     cacheFile: path.join(config.dataDir, 'catalogue-cache.json'),
     leaseTtlSeconds: config.leaseTtlSeconds,

@@ -15,6 +15,8 @@ export interface StoreCatalogueOptions {
   host: HostIdentity;
   /** Local copy of the catalogue, so Get and List answer at once, also after a restart. */
   cacheFile: string;
+  /** Whether a record of the local copy may still be used (record-checks.ts): a copy may predate the checks. */
+  admitsKept: (entry: CatalogueEntry) => boolean;
   leaseTtlSeconds: number;
   /** Seconds between full reads of the catalogue, whether or not the change marker moved. */
   refreshSeconds: number;
@@ -74,7 +76,7 @@ export class StoreCatalogue implements SharedCatalogue {
   async load(): Promise<void> {
     try {
       const cache = JSON.parse(await fs.readFile(this.options.cacheFile, 'utf8')) as CacheFile;
-      this.entries = new Map(cache.entries.map((entry) => [entry.name, { entry, stamp: '' }]));
+      this.entries = new Map(cache.entries.filter((entry) => this.options.admitsKept(entry)).map((entry) => [entry.name, { entry, stamp: '' }]));
       this.refreshedAt = cache.refreshedAt;
     } catch (error) {
       // A cache: missing or unreadable means it is rebuilt by the first refresh.
