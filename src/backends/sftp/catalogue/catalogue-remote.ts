@@ -1,10 +1,11 @@
 import path from 'node:path';
-import type SftpClient from 'ssh2-sftp-client';
 import { describe, PluginError } from '../../../errors';
 import type { Logger } from '../../../log';
 import type { CatalogueEntry, HostIdentity } from '../../backend';
-import type { Connected, ControlConnections, ControlTarget } from '../control/control-connections';
+import type { ControlConnections, ControlTarget } from '../control/control-connections';
 import { parseEntry, parseHost, parseTombstone, type Lease, type Tombstone } from './catalogue-records';
+import { SftpStoreFiles } from './sftp-store-files';
+import type { StoreFiles } from './store-files';
 
 export interface ListedEntry {
   entry: CatalogueEntry;
@@ -12,12 +13,31 @@ export interface ListedEntry {
   stamp: string;
 }
 
-const isMissing = (error: unknown): boolean => /no such file|ENOENT|No such/i.test(String((error as Error)?.message ?? error)) || (error as { code?: unknown })?.code === 2;
-
 /** What the store holds for a name: its record, or the tombstone of who removed it, or neither. */
 export interface RecordOrTombstone {
   entry?: CatalogueEntry | undefined;
   removed?: Tombstone | undefined;
+}
+
+/** Runs `work` with the store's files; a failure says what could not be done. */
+export type StoreSession = <T>(what: string, work: (files: StoreFiles) => Promise<T>) => Promise<T>;
+
+/** The real session: the pooled control connection to the store, over SFTP. */
+export function sftpSession(control: ControlConnections, target: () => Promise<ControlTarget>, log: Logger): StoreSession {
+  return async (what, work) => {
+    const resolved = await target();
+    log.debug('store operation', { what });
+    try {
+      return await control.with(resolved, (connected) => work(new SftpStoreFiles(connected)));
+    } catch (error) {
+      if (error instanceof PluginError) throw error;
+      throw new PluginError(
+        'STORE_FAILED',
+        `the volume store ${resolved.user}@${resolved.host}:${resolved.port} could not ${what}: ${describe(error)}; check the store's free space and permissions, then try again`,
+        { cause: error },
+      );
+    }
+  };
 }
 
 /**
@@ -40,11 +60,9 @@ export class CatalogueRemote {
   private readonly markerFile: string;
 
   constructor(
-    private readonly control: ControlConnections,
-    private readonly target: () => Promise<ControlTarget>,
+    private readonly session: StoreSession,
     baseDir: string,
     private readonly host: HostIdentity,
-    private readonly log: Logger,
   ) {
     this.root = path.posix.join(baseDir, '.docker-volume-sftp');
     this.volumesDir = path.posix.join(this.root, 'volumes');
@@ -55,57 +73,30 @@ export class CatalogueRemote {
     this.markerFile = path.posix.join(this.root, 'changes');
   }
 
-  /** Runs `work` on the pooled control connection; a failure says what could not be done. */
-  private async with<T>(what: string, work: (client: SftpClient, connected: Connected) => Promise<T>): Promise<T> {
-    const target = await this.target();
-    this.log.debug('store operation', { what });
-    try {
-      return await this.control.with(target, (connected) => work(connected.client, connected));
-    } catch (error) {
-      if (error instanceof PluginError) throw error;
-      throw new PluginError(
-        'STORE_FAILED',
-        `the volume store ${target.user}@${target.host}:${target.port} could not ${what}: ${describe(error)}; check the store's free space and permissions, then try again`,
-        { cause: error },
-      );
-    }
-  }
-
   /** The change marker's stamp: it differs after every publish and withdrawal on any host. */
   changeStamp(): Promise<string> {
-    return this.with('read the change marker', async (client) => {
-      try {
-        const stat = await client.stat(this.markerFile);
-        return `${stat.modifyTime}:${stat.accessTime}`;
-      } catch (error) {
-        if (isMissing(error)) return 'none';
-        throw error;
-      }
+    return this.session('read the change marker', async (files) => {
+      const stat = await files.stat(this.markerFile);
+      return stat === undefined ? 'none' : `${stat.mtime}:${stat.size}`;
     });
   }
 
   /** Every record on the store; records whose listing stamp did not change are reused. */
   list(previous: ReadonlyMap<string, ListedEntry>): Promise<Map<string, ListedEntry>> {
-    return this.with('list the volume records', async (client) => {
-      let files: SftpClient.FileInfo[];
-      try {
-        files = await client.list(this.volumesDir);
-      } catch (error) {
-        if (isMissing(error)) return new Map<string, ListedEntry>();
-        throw error;
-      }
+    return this.session('list the volume records', async (files) => {
+      const listed = (await files.list(this.volumesDir)) ?? [];
       const result = new Map<string, ListedEntry>();
-      for (const file of files) {
+      for (const file of listed) {
         const match = /^(.+)\.json$/.exec(file.name);
-        if (file.type !== '-' || match?.[1] === undefined) continue;
+        if (file.kind !== 'file' || match?.[1] === undefined) continue;
         const name = match[1];
-        const stamp = `${file.modifyTime}:${file.size}`;
+        const stamp = `${file.mtime}:${file.size}`;
         const known = previous.get(name);
         if (known?.stamp === stamp) {
           result.set(name, known);
           continue;
         }
-        const entry = await readJson(client, path.posix.join(this.volumesDir, file.name), (text) => parseEntry(text, name));
+        const entry = await readJson(files, path.posix.join(this.volumesDir, file.name), (text) => parseEntry(text, name));
         if (entry !== undefined) result.set(name, { entry, stamp });
       }
       return result;
@@ -114,37 +105,30 @@ export class CatalogueRemote {
 
   /** One name, read from the store now: its record, else its tombstone. */
   readName(name: string): Promise<RecordOrTombstone> {
-    return this.with(`look up volume ${name}`, async (client) => {
-      const entry = await readJson(client, this.recordFile(name), (text) => parseEntry(text, name));
+    return this.session(`look up volume ${name}`, async (files) => {
+      const entry = await readJson(files, this.recordFile(name), (text) => parseEntry(text, name));
       if (entry !== undefined) return { entry };
-      return { removed: await readJson(client, this.tombstoneFile(name), (text) => parseTombstone(text, name)) };
+      return { removed: await readJson(files, this.tombstoneFile(name), (text) => parseTombstone(text, name)) };
     });
   }
 
   /** Publishes `entry` unless the name is taken; returns the record that holds the name. */
   publish(entry: CatalogueEntry): Promise<CatalogueEntry> {
-    return this.with(`publish the record of volume ${entry.name}`, async (client, connected) => {
-      await ensureDir(client, this.volumesDir);
+    return this.session(`publish the record of volume ${entry.name}`, async (files) => {
+      await files.makeDir(this.volumesDir);
       const final = this.recordFile(entry.name);
       const temp = `${final}.${this.host.id}.tmp`;
-      await client.put(Buffer.from(`${JSON.stringify(entry)}\n`), temp);
-      try {
-        await client.rename(temp, final);
-      } catch (error) {
-        // `true`: a temp file that is not there is no failure.
-        await client.delete(temp, true);
-        let existing: CatalogueEntry | undefined;
-        try {
-          existing = parseEntry(((await client.get(final)) as Buffer).toString('utf8'), entry.name);
-        } catch {
-          throw error;
-        }
+      await files.write(temp, Buffer.from(`${JSON.stringify(entry)}\n`));
+      const moved = await files.rename(temp, final);
+      if (moved !== 'moved') {
+        await files.unlink(temp);
+        const existing = await readJson(files, final, (text) => parseEntry(text, entry.name));
         if (existing === undefined) {
           throw new PluginError('STORE_FAILED', `the store holds an unreadable record for volume ${entry.name} at ${final}; move it aside on the server, or use another name`);
         }
         return existing;
       }
-      await this.moveMarker(client, connected);
+      await this.moveMarker(files);
       return entry;
     });
   }
@@ -154,43 +138,34 @@ export class CatalogueRemote {
    * back), then reads the other hosts' leases. `false`: there was no record to take.
    */
   takeOff(name: string): Promise<{ taken: boolean; leases: Lease[] }> {
-    return this.with(`withdraw the record of volume ${name}`, async (client, connected) => {
-      await ensureDir(client, this.removingDir);
-      let taken = true;
-      try {
-        // posix-rename replaces a leftover of an earlier Remove of ours that did not finish.
-        await client.posixRename(this.recordFile(name), this.takenFile(name));
-        await this.moveMarker(client, connected);
-      } catch (error) {
-        if (!isMissing(error)) throw error;
-        taken = (await client.exists(this.takenFile(name))) === '-';
-      }
-      return { taken, leases: await this.leasesOf(client, name) };
+    return this.session(`withdraw the record of volume ${name}`, async (files) => {
+      await files.makeDir(this.removingDir);
+      // posix-rename replaces a leftover of an earlier Remove of ours that did not finish.
+      let taken = (await files.replace(this.recordFile(name), this.takenFile(name))) === 'moved';
+      if (taken) await this.moveMarker(files);
+      else taken = (await files.stat(this.takenFile(name)))?.kind === 'file';
+      return { taken, leases: await this.leasesOf(files, name) };
     });
   }
 
   /** Undoes `takeOff`: the record goes back, unless a new volume of that name took its place. */
   putBack(name: string): Promise<void> {
-    return this.with(`put back the record of volume ${name}`, async (client, connected) => {
-      try {
-        await client.rename(this.takenFile(name), this.recordFile(name));
-      } catch {
-        await client.delete(this.takenFile(name), true);
-      }
-      await this.moveMarker(client, connected);
+    return this.session(`put back the record of volume ${name}`, async (files) => {
+      if ((await files.rename(this.takenFile(name), this.recordFile(name))) !== 'moved') await files.unlink(this.takenFile(name));
+      await this.moveMarker(files);
     });
   }
 
   /** Last step of a Remove: the tombstone says who removed it; the taken record and our lease go. */
   finishRemove(name: string): Promise<void> {
-    return this.with(`finish removing volume ${name}`, async (client) => {
-      await ensureDir(client, this.removedDir);
+    return this.session(`finish removing volume ${name}`, async (files) => {
+      await files.makeDir(this.removedDir);
       const tombstone: Tombstone = { name, removedBy: this.host, removedAt: new Date().toISOString() };
       const temp = `${this.tombstoneFile(name)}.${this.host.id}.tmp`;
-      await client.put(Buffer.from(`${JSON.stringify(tombstone)}\n`), temp);
-      await client.posixRename(temp, this.tombstoneFile(name));
-      await client.delete(this.takenFile(name), true);
-      await client.delete(this.leaseFile(name), true);
+      await files.write(temp, Buffer.from(`${JSON.stringify(tombstone)}\n`));
+      await files.replace(temp, this.tombstoneFile(name));
+      await files.unlink(this.takenFile(name));
+      await files.unlink(this.leaseFile(name));
     });
   }
 
@@ -199,56 +174,55 @@ export class CatalogueRemote {
    * volume is still on the store: its record, or no sign that a Remove took it off.
    */
   renewLease(name: string): Promise<RecordOrTombstone & { present: boolean }> {
-    return this.with(`renew this host's lease on volume ${name}`, async (client) => {
-      await ensureDir(client, path.posix.join(this.leasesDir, name));
+    return this.session(`renew this host's lease on volume ${name}`, async (files) => {
+      await files.makeDir(path.posix.join(this.leasesDir, name));
       // Written aside and renamed over: a reader never sees a half-written lease.
       const temp = `${this.leaseFile(name)}.tmp`;
-      await client.put(Buffer.from(`${JSON.stringify(this.host)}\n`), temp);
-      await client.posixRename(temp, this.leaseFile(name));
-      if ((await client.exists(this.recordFile(name))) === '-') return { present: true };
+      await files.write(temp, Buffer.from(`${JSON.stringify(this.host)}\n`));
+      await files.replace(temp, this.leaseFile(name));
+      if ((await files.stat(this.recordFile(name)))?.kind === 'file') return { present: true };
       // In this order: a Remove writes its tombstone before it deletes its removing/ file,
       // so a Remove that finishes between the two reads is still seen by the second.
-      const taking = (await listOrEmpty(client, this.removingDir)).some((file) => file.name.startsWith(`${name}.`));
-      const removed = await readJson(client, this.tombstoneFile(name), (text) => parseTombstone(text, name));
+      const taking = ((await files.list(this.removingDir)) ?? []).some((file) => file.name.startsWith(`${name}.`));
+      const removed = await readJson(files, this.tombstoneFile(name), (text) => parseTombstone(text, name));
       return { present: removed === undefined && !taking, removed };
     });
   }
 
   dropLease(name: string): Promise<void> {
-    return this.with(`drop this host's lease on volume ${name}`, async (client) => {
-      await client.delete(this.leaseFile(name), true);
+    return this.session(`drop this host's lease on volume ${name}`, async (files) => {
+      await files.unlink(this.leaseFile(name));
     });
   }
 
   /** Leases on `name` held by other hosts, with their age by the server's own clock. */
-  private async leasesOf(client: SftpClient, name: string): Promise<Lease[]> {
-    const files = await listOrEmpty(client, path.posix.join(this.leasesDir, name));
-    const others = files.filter((file) => file.type === '-' && file.name.endsWith('.json') && file.name !== `${this.host.id}.json`);
+  private async leasesOf(files: StoreFiles, name: string): Promise<Lease[]> {
+    const listed = (await files.list(path.posix.join(this.leasesDir, name))) ?? [];
+    const others = listed.filter((file) => file.kind === 'file' && file.name.endsWith('.json') && file.name !== `${this.host.id}.json`);
     if (others.length === 0) return [];
-    const now = await this.serverNow(client);
+    const now = await this.serverNow(files);
     const leases: Lease[] = [];
     for (const file of others) {
-      const host = await readJson(client, path.posix.join(this.leasesDir, name, file.name), parseHost);
-      leases.push({ host: host ?? { id: file.name.replace(/\.json$/, ''), name: 'unknown host' }, ageSeconds: Math.max(0, (now - file.modifyTime) / 1000) });
+      const host = await readJson(files, path.posix.join(this.leasesDir, name, file.name), parseHost);
+      leases.push({ host: host ?? { id: file.name.replace(/\.json$/, ''), name: 'unknown host' }, ageSeconds: Math.max(0, now - file.mtime) });
     }
     return leases;
   }
 
   /** The server's clock, read from the mtime of a file we just wrote: hosts' clocks may differ. */
-  private async serverNow(client: SftpClient): Promise<number> {
-    await ensureDir(client, path.posix.dirname(this.clockFile));
-    await client.put(Buffer.from('tick\n'), this.clockFile);
-    return (await client.stat(this.clockFile)).modifyTime;
+  private async serverNow(files: StoreFiles): Promise<number> {
+    await files.makeDir(path.posix.dirname(this.clockFile));
+    await files.write(this.clockFile, Buffer.from('tick\n'));
+    return (await files.stat(this.clockFile))?.mtime ?? 0;
   }
 
   /**
    * Moves the change marker: its times are set to random values, so two changes within one
    * second (SFTP times are whole seconds) still give two different stamps.
    */
-  private async moveMarker(client: SftpClient, { sftp }: Connected): Promise<void> {
-    if ((await client.exists(this.markerFile)) === false) await client.put(Buffer.from('moved by every publish and withdrawal\n'), this.markerFile);
-    const stamp = 1_000_000_000 + Math.floor(Math.random() * 1_000_000_000);
-    await new Promise<void>((resolve, reject) => sftp.utimes(this.markerFile, stamp, stamp, (error) => (error ? reject(error) : resolve())));
+  private async moveMarker(files: StoreFiles): Promise<void> {
+    if ((await files.stat(this.markerFile)) === undefined) await files.write(this.markerFile, Buffer.from('moved by every publish and withdrawal\n'));
+    await files.setTimes(this.markerFile, 1_000_000_000 + Math.floor(Math.random() * 1_000_000_000));
   }
 
   private recordFile = (name: string): string => path.posix.join(this.volumesDir, `${name}.json`);
@@ -257,40 +231,8 @@ export class CatalogueRemote {
   private leaseFile = (name: string): string => path.posix.join(this.leasesDir, name, `${this.host.id}.json`);
 }
 
-/**
- * mkdir -p that another host may race: ssh2-sftp-client checks, then creates, and when the
- * other host created the directory in between, OpenSSH answers with a generic failure
- * (reported as "permission denied"). A directory that exists after a failed mkdir is success.
- */
-export async function ensureDir(client: SftpClient, dir: string): Promise<void> {
-  for (let attempt = 1; ; attempt += 1) {
-    try {
-      if ((await client.exists(dir)) === 'd') return;
-      await client.mkdir(dir, true);
-      return;
-    } catch (error) {
-      if ((await client.exists(dir)) === 'd') return;
-      // A parent made by the other host mid-way: the next round starts below it.
-      if (attempt >= 3) throw error;
-    }
-  }
-}
-
-async function listOrEmpty(client: SftpClient, dir: string): Promise<SftpClient.FileInfo[]> {
-  try {
-    return await client.list(dir);
-  } catch (error) {
-    if (isMissing(error)) return [];
-    throw error;
-  }
-}
-
 /** A small JSON file parsed by `parse`; undefined when it is missing (removed while we looked). */
-async function readJson<T>(client: SftpClient, file: string, parse: (text: string) => T | undefined): Promise<T | undefined> {
-  try {
-    return parse(((await client.get(file)) as Buffer).toString('utf8'));
-  } catch (error) {
-    if (isMissing(error)) return undefined;
-    throw error;
-  }
+async function readJson<T>(files: StoreFiles, file: string, parse: (text: string) => T | undefined): Promise<T | undefined> {
+  const data = await files.read(file);
+  return data === undefined ? undefined : parse(data.toString('utf8'));
 }

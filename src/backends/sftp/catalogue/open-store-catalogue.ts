@@ -4,7 +4,7 @@ import type { ControlConnections, ControlTarget } from '../control/control-conne
 import type { AdministratorTrust } from '../control/host-trust';
 import type { DefaultStore } from '../default-store';
 import { controlTargetOf, resolveSettings, type SftpSettings } from '../sftp-settings';
-import { CatalogueRemote } from './catalogue-remote';
+import { CatalogueRemote, sftpSession } from './catalogue-remote';
 import { loadHostIdentity } from './host-identity';
 import { StoreCatalogue } from './store-catalogue';
 
@@ -39,7 +39,7 @@ export async function openStoreCatalogue(
   };
   const host = await loadHostIdentity(config.dataDir, config.hostName);
   const catalogue = new StoreCatalogue({
-    remote: new CatalogueRemote(control, target, store.defaults.basePath ?? '.', host, config.log),
+    remote: new CatalogueRemote(sftpSession(control, target, config.log), store.defaults.basePath ?? '.', host),
     host,
     covers: (options) => store.holds(options),
     cacheFile: path.join(config.dataDir, 'catalogue-cache.json'),

@@ -13,12 +13,14 @@ export interface StoreCatalogueOptions {
   /** Which volumes live on this store and so belong in its catalogue. */
   covers: (options: VolumeOptions) => boolean;
   host: HostIdentity;
-  /** Local copy of the catalogue, so Get and List answer at once, also after a restart. */
-  cacheFile: string;
+  /** Local copy of the catalogue, so Get and List answer at once, also after a restart; none in the simulation. */
+  cacheFile: string | undefined;
   leaseTtlSeconds: number;
   /** Seconds between full reads of the catalogue, whether or not the change marker moved. */
   refreshSeconds: number;
   log: Logger;
+  /** This host's clock in ms (Date.now); the simulation gives its own. */
+  clock?: () => number;
 }
 
 interface CacheFile {
@@ -72,6 +74,7 @@ export class StoreCatalogue implements SharedCatalogue {
   }
 
   async load(): Promise<void> {
+    if (this.options.cacheFile === undefined) return;
     try {
       const cache = JSON.parse(await fs.readFile(this.options.cacheFile, 'utf8')) as CacheFile;
       this.entries = new Map(cache.entries.map((entry) => [entry.name, { entry, stamp: '' }]));
@@ -82,8 +85,13 @@ export class StoreCatalogue implements SharedCatalogue {
     }
   }
 
-  start(removedElsewhere: (name: string) => void): void {
+  /** Who hears of names another host withdrew (the service forgets them unless mounted). */
+  onRemovedElsewhere(removedElsewhere: (name: string) => void): void {
     this.removedElsewhere = removedElsewhere;
+  }
+
+  start(removedElsewhere: (name: string) => void): void {
+    this.onRemovedElsewhere(removedElsewhere);
     void this.refresh();
     const poll = setInterval(() => void this.refresh(), POLL_MS);
     const renew = setInterval(() => void this.renewAll(), (this.options.leaseTtlSeconds * 1000) / 3);
@@ -203,6 +211,11 @@ export class StoreCatalogue implements SharedCatalogue {
     });
   }
 
+  /** Puts right what Removes left half done on the store (nothing yet). */
+  async repair(): Promise<void> {
+    // Filled in by the protocol's cleanup.
+  }
+
   /** Keeps renewing a lease the store could not take now (at a restart, the store down). */
   keep(name: string): void {
     this.held.add(name);
@@ -240,7 +253,7 @@ export class StoreCatalogue implements SharedCatalogue {
   }
 
   /** Each renewal under the name's lease lock: a lease released meanwhile is not written again. */
-  private async renewAll(): Promise<void> {
+  async renewAll(): Promise<void> {
     for (const name of [...this.held]) {
       await this.leases.run(name, async () => {
         if (!this.held.has(name)) return;
@@ -267,7 +280,7 @@ export class StoreCatalogue implements SharedCatalogue {
       for (const name of next.keys()) this.absent.delete(name);
       for (const name of previous.keys()) if (!next.has(name)) this.removedElsewhere(name);
       const cache: CacheFile = { refreshedAt: this.refreshedAt, entries: [...next.values()].map((listed) => listed.entry) };
-      await writeFileAtomic(this.options.cacheFile, JSON.stringify(cache));
+      if (this.options.cacheFile !== undefined) await writeFileAtomic(this.options.cacheFile, JSON.stringify(cache));
     } catch (error) {
       this.options.log.debug('catalogue not refreshed', { error: describe(error) });
     }
