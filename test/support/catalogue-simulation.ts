@@ -21,6 +21,8 @@ export interface SimulationOptions {
   leaseTtlSeconds?: number;
   /** Every host logs in as its own user (files are owned by whoever wrote them). */
   separateLogins?: boolean;
+  /** Hears every change to the store, for debugging a seed. */
+  trace?: (mutation: StoreMutation & { step: number }) => void;
 }
 
 export interface SimulationResult {
@@ -45,10 +47,19 @@ export function prng(seed: number): () => number {
   };
 }
 
-const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+/**
+ * Lets the hosts' code run until it waits on the store again. A few microtask turns carry
+ * most continuations to their next request, and cost far less than a turn of the event
+ * loop, which is taken only when nothing is pending yet. Either way the order is the same
+ * for the same seed: nothing here waits on real time or I/O.
+ */
+async function settle(pending: readonly unknown[]): Promise<void> {
+  for (let turn = 0; turn < 12; turn += 1) await Promise.resolve();
+  if (pending.length === 0) await new Promise((resolve) => setImmediate(resolve));
+}
 
 export async function simulate(options: SimulationOptions): Promise<SimulationResult> {
-  const { seed, hosts: hostCount = 3, names = ['app', 'app.db', 'logs'], actionsPerHost = 8, faultRate = 0.04, leaseTtlSeconds = 30, separateLogins = false } = options;
+  const { seed, hosts: hostCount = 3, names = ['app', 'app.db', 'logs'], actionsPerHost = 7, faultRate = 0.04, leaseTtlSeconds = 30, separateLogins = false } = options;
   const random = prng(seed);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
   const store = new SimulatedStore();
@@ -65,9 +76,11 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
   }
   const byLogin = (mutation: StoreMutation): string => hosts.find((host) => host.login === mutation.by)?.identity.name ?? mutation.by;
 
-  // A mount is protected while its host renewed its claim within the TTL, by the server's clock.
-  const lastRenewal = (host: SimulatedHost, name: string): number | undefined =>
-    store.mtime(path.posix.join(CATALOGUE, 'hosts', `${host.identity.id}.json`)) ?? store.mtime(path.posix.join(CATALOGUE, 'leases', name, `${host.identity.id}.json`));
+  // A mount is protected while its host renewed its claim within the TTL, by the server's clock
+  // (its heartbeat; the previous protocol renewed one lease per volume instead).
+  const heartbeatOf = new Map(hosts.map((host) => [host, path.posix.join(CATALOGUE, 'hosts', `${host.identity.id}.json`)]));
+  const leaseOf = new Map(hosts.map((host) => [host, new Map(names.map((name) => [name, path.posix.join(CATALOGUE, 'leases', name, `${host.identity.id}.json`)]))]));
+  const lastRenewal = (host: SimulatedHost, name: string): number | undefined => store.mtime(heartbeatOf.get(host) ?? '') ?? store.mtime(leaseOf.get(host)?.get(name) ?? '');
   const liveMounts = (name: string): SimulatedHost[] =>
     hosts.filter((host) => {
       if (!host.mounted.has(name)) return false;
@@ -77,15 +90,21 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
   const violate = (text: string): void => {
     if (violations.length < 5) violations.push(`${text} (after step ${steps})`);
   };
-  const recordOf = (name: string): string => path.posix.join(CATALOGUE, 'volumes', `${name}.json`);
+  const records = new Map(names.map((name) => [name, path.posix.join(CATALOGUE, 'volumes', `${name}.json`)]));
+  const recordOf = (name: string): string => records.get(name) ?? '';
+  const removingDir = path.posix.join(CATALOGUE, 'removing');
   const takenOff = (name: string): boolean =>
-    store.names(path.posix.join(CATALOGUE, 'removing')).some((file) => file === `${name}.json` || (file.startsWith(`${name}.`) && /^[0-9a-f-]{36}\.json$/.test(file.slice(name.length + 1))));
+    store.names(removingDir).some((file) => file === `${name}.json` || (file.startsWith(`${name}.`) && /^[0-9a-f-]{36}\.json$/.test(file.slice(name.length + 1))));
 
+  const dataDirs = new Map(names.map((name) => [name, path.posix.join(STORE_BASE, name)]));
+  const tombstones = new Map(names.map((name) => [name, path.posix.join(CATALOGUE, 'removed', `${name}.json`)]));
   store.onMutation = (mutation) => {
+    options.trace?.({ ...mutation, step: steps });
+    if (mutation.op === 'write' || mutation.op === 'mkdir' || mutation.op === 'times') return;
     for (const name of names) {
-      const data = path.posix.join(STORE_BASE, name);
+      const data = dataDirs.get(name) ?? '';
       const deletesData = (mutation.op === 'unlink' || mutation.op === 'rmdir') && (mutation.path === data || mutation.path.startsWith(`${data}/`));
-      const tombstone = path.posix.join(CATALOGUE, 'removed', `${name}.json`);
+      const tombstone = tombstones.get(name);
       const entombs = (mutation.op === 'replace' || mutation.op === 'rename') && mutation.path === tombstone;
       if (!deletesData && !entombs) continue;
       for (const host of liveMounts(name)) {
@@ -96,6 +115,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
 
   const checkAfterStep = (): void => {
     for (const name of names) {
+      if (!hosts.some((host) => host.mounted.has(name))) continue;
       const live = liveMounts(name);
       for (const host of live) {
         if (!store.has(recordOf(name)) && !takenOff(name)) violate(`${host.identity.name} has ${name} mounted but the store has no record of it`);
@@ -118,7 +138,14 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
     for (let index = 0; index < actionsPerHost; index += 1) {
       const name = pick(names);
       const action = pick(['create', 'create', 'remove', 'remove', 'mount', 'mount', 'unmount', 'write'] as const);
-      if (action === 'create') await act(host, `create ${name}`, () => host.create(name, { remove: 'delete', by: host.identity.name }));
+      if (action === 'create') {
+        await act(host, `create ${name}`, () =>
+          host.create(name, { remove: 'delete', by: host.identity.name }).catch((error: unknown) => {
+            if (String((error as Error).message).includes('docker volume rm')) host.retryCreate.add(name);
+            throw error;
+          }),
+        );
+      }
       if (action === 'remove') await act(host, `remove ${name}`, () => host.remove(name));
       if (action === 'mount') await act(host, `mount ${name}`, () => host.mount(name));
       if (action === 'unmount') await act(host, `unmount ${name}`, () => host.unmount(name));
@@ -126,7 +153,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
     }
   };
   const backgroundScript = async (host: SimulatedHost): Promise<void> => {
-    for (let index = 0; index < actionsPerHost; index += 1) {
+    for (let index = 0; index < Math.ceil(actionsPerHost / 2); index += 1) {
       await act(host, 'renew', () => host.catalogue.renewAll().then(() => 'renewed'));
       await act(host, 'refresh', () => host.catalogue.refresh().then(() => 'refreshed'));
     }
@@ -139,16 +166,16 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
     void work.finally(() => (done = true));
     let idle = 0;
     while (!done) {
-      await settle();
+      await settle(store.pending);
       if (store.pending.length === 0) {
         if ((idle += 1) > 50) throw new Error(`simulation stuck at step ${steps} (seed ${seed}): no request pending`);
         continue;
       }
       idle = 0;
       const roll = random();
-      if (roll < 0.08) {
+      if (roll < 0.08 && faults) {
         // Time passes: renewals that are not picked now are slow renewals.
-        const seconds = random() * leaseTtlSeconds * 0.3;
+        const seconds = random() * leaseTtlSeconds * 0.2;
         elapsed += seconds;
         store.now += seconds;
         continue;
@@ -164,7 +191,8 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
       const faultRoll = random();
       const fault = !faults || faultRoll >= faultRate ? 'none' : faultRoll < faultRate / 2 ? 'before' : 'after';
       steps += 1;
-      if (fault !== 'none') note(`fault ${fault}: ${operation.what} by ${operation.login}`);
+      if (fault !== 'none') note(`fault ${fault}: ${operation.what} by ${operation.host}`);
+      if (process.env.SIM_OPS !== undefined) note(`op ${steps} ${operation.host}: ${operation.what}`);
       operation.apply(fault);
       checkAfterStep();
     }
@@ -178,6 +206,15 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
   elapsed += leaseTtlSeconds + MARGIN_SECONDS + 1;
   store.now += leaseTtlSeconds + MARGIN_SECONDS + 1;
   for (const host of hosts) await runUntilDone(act(host, 'renew', () => host.catalogue.renewAll().then(() => 'renewed')));
+  for (const host of hosts) await runUntilDone(act(host, 'repair', () => host.catalogue.repair().then(() => 'repaired')));
+  // What a failed call told its user to do: run the Remove or the Create again.
+  for (const host of hosts) for (const name of host.unfinished) await runUntilDone(act(host, `remove ${name} again`, () => host.remove(name)));
+  for (const host of hosts) {
+    for (const name of host.retryCreate) {
+      await runUntilDone(act(host, `remove ${name} as told`, () => host.remove(name)));
+      await runUntilDone(act(host, `create ${name} again`, () => host.create(name, { remove: 'delete', by: host.identity.name })));
+    }
+  }
   for (const host of hosts) await runUntilDone(act(host, 'repair', () => host.catalogue.repair().then(() => 'repaired')));
   for (const host of hosts) await runUntilDone(act(host, 'refresh', () => host.catalogue.refresh().then(() => 'refreshed')));
   const stranded = store.names(path.posix.join(CATALOGUE, 'removing'));

@@ -10,7 +10,6 @@ import type { SimulatedStore } from './simulated-store';
 
 export const STORE_BASE = '/store';
 
-const quiet: Logger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
 
 /**
  * One Docker host of the simulation: the real StoreCatalogue and CatalogueRemote over the
@@ -28,6 +27,11 @@ export class SimulatedHost {
   readonly mounted = new Set<string>();
   private readonly lock = new KeyedMutex();
   private written = 0;
+  private created = 0;
+  /** Removes that failed after their commit point: the user is told to run them again. */
+  readonly unfinished = new Set<string>();
+  /** Creates that failed: the user is told to run them again when the record may be left. */
+  readonly retryCreate = new Set<string>();
 
   constructor(
     readonly identity: HostIdentity,
@@ -37,7 +41,7 @@ export class SimulatedHost {
     private readonly note: (line: string) => void,
     clock: () => number,
   ) {
-    const raw = store.files(login);
+    const raw = store.files(login, identity.name);
     const session: StoreSession = async (what, work) => {
       try {
         return await work(raw);
@@ -52,13 +56,13 @@ export class SimulatedHost {
           session(`${String(key)} ${String(args[0])}`, () => (target[key] as (...a: unknown[]) => Promise<unknown>)(...args)),
     });
     this.catalogue = new StoreCatalogue({
-      remote: new CatalogueRemote(session, STORE_BASE, identity),
+      remote: new CatalogueRemote(session, STORE_BASE, identity, `${identity.id}-instance`, undefined),
       host: identity,
       covers: () => true,
       cacheFile: undefined,
       leaseTtlSeconds,
       refreshSeconds: 10,
-      log: quiet,
+      log: this.logger(),
       clock,
     });
     this.catalogue.onRemovedElsewhere((name) => {
@@ -74,21 +78,25 @@ export class SimulatedHost {
     return this.lock.run(name, async () => {
       if (this.local.has(name)) return 'known';
       const listed = this.catalogue.find(name) ?? (await this.catalogue.findOnStore(name)).entry;
-      if (listed !== undefined) {
+      if (listed !== undefined && listed.createdBy.id !== this.identity.id) {
         this.local.set(name, listed);
         return 'adopted';
       }
-      const entry: CatalogueEntry = { name, options, createdAt: `t${Math.random().toString(36).slice(2, 8)}`, createdBy: this.identity };
-      const made = await this.makeData(name);
-      let holder: CatalogueEntry;
+      const entry: CatalogueEntry = { name, options, createdAt: `t${(this.created += 1)}`, createdBy: this.identity };
+      const holder = listed ?? (await this.catalogue.publish(entry));
+      if (holder.createdBy.id !== this.identity.id) {
+        this.local.set(name, holder);
+        return 'lost the race';
+      }
       try {
-        holder = await this.catalogue.publish(entry);
+        await this.makeData(name);
       } catch (error) {
-        if (made) await this.files.removeDir(this.dataDir(name)).catch(() => undefined);
+        // As volume-service: the record goes back, or the user is told to remove and create again.
+        await this.catalogue.unpublish(holder).catch(() => this.retryCreate.add(name));
         throw error;
       }
       this.local.set(name, holder);
-      return holder === entry ? 'published' : 'lost the race';
+      return listed === undefined ? 'published' : 'finished a Create of ours';
     });
   }
 
@@ -100,9 +108,10 @@ export class SimulatedHost {
       if (this.mounted.has(name)) throw new PluginError('IN_USE', `volume ${name} is mounted here`);
       const withdrawal = await this.catalogue.withdraw(name);
       try {
-        await this.deleteData(name);
+        if (!withdrawal.keepData) await this.deleteData(name);
       } catch (error) {
         await withdrawal.undo().catch((undoError: unknown) => this.note(`${this.identity.name}: could not put ${name} back: ${describe(undoError)}`));
+        if (withdrawal.committed) this.unfinished.add(name);
         throw error;
       }
       await withdrawal.commit();
@@ -121,7 +130,15 @@ export class SimulatedHost {
         this.local.set(name, entry);
       }
       if (this.mounted.has(name)) return 'already mounted';
-      await this.catalogue.hold(name);
+      await this.catalogue.hold(name, entry.createdAt);
+      // sshfs mounts the volume's directory: it fails when the directory is not there.
+      let there;
+      try {
+        there = await this.files.stat(this.dataDir(name));
+      } finally {
+        if (there === undefined) await this.catalogue.release(name);
+      }
+      if (there === undefined) throw new PluginError('BACKEND_FAILED', `sshfs: ${this.dataDir(name)}: no such directory`);
       this.mounted.add(name);
       return 'mounted';
     });
@@ -142,6 +159,14 @@ export class SimulatedHost {
     this.written += 1;
     await this.files.write(path.posix.join(this.dataDir(name), `${this.identity.name}-${this.written}`), Buffer.from('data'));
     return 'wrote';
+  }
+
+  /** The catalogue's log lines go to the trace (debug ones too: they say why a background step failed). */
+  private logger(): Logger {
+    const line = (level: string) => (message: string, fields?: object) => this.note(`${this.identity.name} log ${level}: ${message} ${JSON.stringify(fields ?? {})}`);
+    // Debug lines cost a string per request: only when a seed is replayed with SIM_DEBUG.
+    const debug = process.env.SIM_DEBUG === undefined ? () => undefined : line('debug');
+    return { debug, info: line('info'), warn: line('warn'), error: line('error') };
   }
 
   dataDir(name: string): string {

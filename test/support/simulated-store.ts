@@ -18,6 +18,8 @@ interface Node {
 
 export interface PendingOperation {
   login: string;
+  /** Which host sent it. */
+  host: string;
   what: string;
   /** Applies the operation to the store; its result or error goes to the caller. */
   apply(fault: 'none' | 'before' | 'after'): void;
@@ -34,17 +36,20 @@ export interface StoreMutation {
 
 export class SimulatedStore {
   private readonly nodes = new Map<string, Node>([['/', { kind: 'dir', data: Buffer.alloc(0), mtime: 0, owner: 'root' }]]);
+  /** Each directory's children's paths, kept beside `nodes` so a listing does not scan the store. */
+  private readonly childrenOf = new Map<string, Set<string>>([['/', new Set()]]);
   readonly pending: PendingOperation[] = [];
   /** The server's clock in seconds; steps when the simulation says so. */
   now = 1_000_000;
   onMutation: (mutation: StoreMutation) => void = () => undefined;
 
   /** StoreFiles as one login on this server sees it. */
-  files(login: string): StoreFiles {
+  files(login: string, host = login): StoreFiles {
     const op = <T>(what: string, run: () => T): Promise<T> =>
       new Promise<T>((resolve, reject) => {
         this.pending.push({
           login,
+          host,
           what,
           apply: (fault) => {
             if (fault === 'before') return reject(new Error(`connection lost before ${what}`));
@@ -82,7 +87,7 @@ export class SimulatedStore {
           const existing = this.nodes.get(norm(file));
           if (existing?.kind === 'dir') throw new Error(`is a directory: ${file}`);
           if (existing !== undefined && existing.owner !== login) throw new Error(`permission denied: ${file}`);
-          this.nodes.set(norm(file), { kind: 'file', data: Buffer.from(data), mtime: Math.floor(this.now), owner: login });
+          this.put(norm(file), { kind: 'file', data: Buffer.from(data), mtime: Math.floor(this.now), owner: login });
           mutated({ op: 'write', path: norm(file) });
         }),
       rename: (from, to) =>
@@ -98,7 +103,7 @@ export class SimulatedStore {
           if (!this.nodes.has(norm(from))) return 'missing' as const;
           const target = this.nodes.get(norm(to));
           if (target?.kind === 'dir') throw new Error(`is a directory: ${to}`);
-          this.nodes.delete(norm(to));
+          this.drop(norm(to));
           this.move(from, to);
           mutated({ op: 'replace', path: norm(to), from: norm(from) });
           return 'moved' as const;
@@ -112,7 +117,7 @@ export class SimulatedStore {
             const node = this.nodes.get(at);
             if (node?.kind === 'file') throw new Error(`not a directory: ${at}`);
             if (node === undefined) {
-              this.nodes.set(at, { kind: 'dir', data: Buffer.alloc(0), mtime: Math.floor(this.now), owner: login });
+              this.put(at, { kind: 'dir', data: Buffer.alloc(0), mtime: Math.floor(this.now), owner: login });
               mutated({ op: 'mkdir', path: at });
             }
           }
@@ -122,14 +127,14 @@ export class SimulatedStore {
           const node = this.nodes.get(norm(file));
           if (node === undefined) return;
           if (node.kind === 'dir') throw new Error(`is a directory: ${file}`);
-          this.nodes.delete(norm(file));
+          this.drop(norm(file));
           mutated({ op: 'unlink', path: norm(file) });
         }),
       removeDir: (dir) =>
         op(`rmdir ${dir}`, () => {
           const node = this.nodes.get(norm(dir));
           if (node?.kind !== 'dir' || this.children(norm(dir)).length > 0) return false;
-          this.nodes.delete(norm(dir));
+          this.drop(norm(dir));
           mutated({ op: 'rmdir', path: norm(dir) });
           return true;
         }),
@@ -167,10 +172,11 @@ export class SimulatedStore {
     return this.children(norm(dir)).map((child) => path.posix.basename(child));
   }
 
-  /** Every path below `dir` (files and directories). */
+  /** Every path below `dir` (files and directories), parents before children. */
   below(dir: string): string[] {
-    const prefix = `${norm(dir)}/`;
-    return [...this.nodes.keys()].filter((key) => key.startsWith(prefix));
+    const result: string[] = [];
+    for (const child of this.childrenOf.get(norm(dir)) ?? []) result.push(child, ...this.below(child));
+    return result;
   }
 
   /** Moves a directory aside or back, as an administrator would (not a host's operation). */
@@ -184,8 +190,19 @@ export class SimulatedStore {
   }
 
   private children(dir: string): string[] {
-    const prefix = dir === '/' ? '/' : `${dir}/`;
-    return [...this.nodes.keys()].filter((key) => key !== dir && key.startsWith(prefix) && !key.slice(prefix.length).includes('/')).sort();
+    return [...(this.childrenOf.get(dir) ?? [])].sort();
+  }
+
+  private put(file: string, node: Node): void {
+    this.nodes.set(file, node);
+    this.childrenOf.get(path.posix.dirname(file))?.add(file);
+    if (node.kind === 'dir' && !this.childrenOf.has(file)) this.childrenOf.set(file, new Set());
+  }
+
+  private drop(file: string): void {
+    if (!this.nodes.delete(file)) return;
+    this.childrenOf.get(path.posix.dirname(file))?.delete(file);
+    this.childrenOf.delete(file);
   }
 
   private needParent(file: string): void {
@@ -196,12 +213,14 @@ export class SimulatedStore {
     this.needParent(to);
     const source = norm(from);
     const target = norm(to);
-    for (const key of [source, ...this.below(source)]) {
-      const node = this.nodes.get(key) as Node;
-      this.nodes.delete(key);
-      this.nodes.set(target + key.slice(source.length), node);
-    }
+    const moving = [source, ...this.below(source)].map((key) => [key, this.nodes.get(key) as Node] as const);
+    for (const [key] of [...moving].reverse()) this.drop(key);
+    for (const [key, node] of moving) this.put(target + key.slice(source.length), node);
   }
 }
 
-const norm = (file: string): string => path.posix.normalize(path.posix.join('/', file)).replace(/(.)\/+$/, '$1');
+/** Paths from path.posix.join are normal already; anything else is normalized. */
+const norm = (file: string): string =>
+  file.startsWith('/') && !file.includes('//') && !/\/\.\.?(\/|$)/.test(file) && (file.length === 1 || !file.endsWith('/'))
+    ? file
+    : path.posix.normalize(path.posix.join('/', file)).replace(/(.)\/+$/, '$1');

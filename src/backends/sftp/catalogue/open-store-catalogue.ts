@@ -37,9 +37,9 @@ export async function openStoreCatalogue(
     settings ??= resolveSettings({ name: 'catalogue', options: {}, mountpoint: '' }, store, config.keysDir);
     return controlTargetOf(settings, await trust.of(settings.hostkey));
   };
-  const host = await loadHostIdentity(config.dataDir, config.hostName);
+  const { host, instance, previousInstance } = await loadHostIdentity(config.dataDir, config.hostName);
   const catalogue = new StoreCatalogue({
-    remote: new CatalogueRemote(sftpSession(control, target, config.log), store.defaults.basePath ?? '.', host),
+    remote: new CatalogueRemote(sftpSession(control, target, config.log), store.defaults.basePath ?? '.', host, instance, previousInstance),
     host,
     covers: (options) => store.holds(options),
     cacheFile: path.join(config.dataDir, 'catalogue-cache.json'),
