@@ -33,6 +33,8 @@ export interface SimulationResult {
 }
 
 const CATALOGUE = path.posix.join(STORE_BASE, '.docker-volume-sftp');
+/** Creates mostly agree on options (so they publish and race); some differ (and are overruled). */
+const OPTION_SETS = [{ remove: 'delete' }, { remove: 'delete' }, { remove: 'delete', note: 'other' }] as const;
 const MARGIN_SECONDS = 5;
 
 /** mulberry32: small, fast, and the same sequence for the same seed everywhere. */
@@ -140,7 +142,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
       const action = pick(['create', 'create', 'remove', 'remove', 'mount', 'mount', 'unmount', 'write'] as const);
       if (action === 'create') {
         await act(host, `create ${name}`, () =>
-          host.create(name, { remove: 'delete', by: host.identity.name }).catch((error: unknown) => {
+          host.create(name, pick(OPTION_SETS)).catch((error: unknown) => {
             if (String((error as Error).message).includes('docker volume rm')) host.retryCreate.add(name);
             throw error;
           }),
@@ -212,7 +214,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
   for (const host of hosts) {
     for (const name of host.retryCreate) {
       await runUntilDone(act(host, `remove ${name} as told`, () => host.remove(name)));
-      await runUntilDone(act(host, `create ${name} again`, () => host.create(name, { remove: 'delete', by: host.identity.name })));
+      await runUntilDone(act(host, `create ${name} again`, () => host.create(name, OPTION_SETS[0])));
     }
   }
   for (const host of hosts) await runUntilDone(act(host, 'repair', () => host.catalogue.repair().then(() => 'repaired')));

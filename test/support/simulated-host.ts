@@ -6,6 +6,7 @@ import type { StoreFiles } from '../../src/backends/sftp/catalogue/store-files';
 import { KeyedMutex } from '../../src/common/keyed-mutex';
 import { describe, isPluginError, PluginError } from '../../src/errors';
 import type { Logger } from '../../src/log';
+import { sameOptions } from '../../src/options/schema';
 import type { SimulatedStore } from './simulated-store';
 
 export const STORE_BASE = '/store';
@@ -40,6 +41,7 @@ export class SimulatedHost {
     leaseTtlSeconds: number,
     private readonly note: (line: string) => void,
     clock: () => number,
+    more: { instance?: string; previousInstance?: string; tombstoneSeconds?: number } = {},
   ) {
     const raw = store.files(login, identity.name);
     const session: StoreSession = async (what, work) => {
@@ -56,7 +58,7 @@ export class SimulatedHost {
           session(`${String(key)} ${String(args[0])}`, () => (target[key] as (...a: unknown[]) => Promise<unknown>)(...args)),
     });
     this.catalogue = new StoreCatalogue({
-      remote: new CatalogueRemote(session, STORE_BASE, identity, `${identity.id}-instance`, undefined),
+      remote: new CatalogueRemote(session, STORE_BASE, identity, more.instance ?? `${identity.id}-instance`, more.previousInstance),
       host: identity,
       covers: () => true,
       cacheFile: undefined,
@@ -64,6 +66,7 @@ export class SimulatedHost {
       refreshSeconds: 10,
       log: this.logger(),
       clock,
+      ...(more.tombstoneSeconds === undefined ? {} : { tombstoneSeconds: more.tombstoneSeconds }),
     });
     this.catalogue.onRemovedElsewhere((name) => {
       void this.lock.run(name, () => {
@@ -78,15 +81,20 @@ export class SimulatedHost {
     return this.lock.run(name, async () => {
       if (this.local.has(name)) return 'known';
       const listed = this.catalogue.find(name) ?? (await this.catalogue.findOnStore(name)).entry;
-      if (listed !== undefined && listed.createdBy.id !== this.identity.id) {
+      if (listed !== undefined && !sameOptions(listed.options, options)) {
         this.local.set(name, listed);
-        return 'adopted';
+        return 'overruled by the store';
       }
       const entry: CatalogueEntry = { name, options, createdAt: `t${(this.created += 1)}`, createdBy: this.identity };
-      const holder = listed ?? (await this.catalogue.publish(entry));
-      if (holder.createdBy.id !== this.identity.id) {
+      const holder = listed?.createdBy.id === this.identity.id ? listed : await this.catalogue.publish(entry);
+      if (!sameOptions(holder.options, options)) {
         this.local.set(name, holder);
-        return 'lost the race';
+        return 'lost the race, overruled';
+      }
+      if (holder.createdBy.id !== this.identity.id) {
+        await this.makeData(name);
+        this.local.set(name, holder);
+        return 'the same as the store';
       }
       try {
         await this.makeData(name);
@@ -96,7 +104,7 @@ export class SimulatedHost {
         throw error;
       }
       this.local.set(name, holder);
-      return listed === undefined ? 'published' : 'finished a Create of ours';
+      return holder === entry ? 'published' : 'finished a Create of ours';
     });
   }
 

@@ -42,12 +42,18 @@ export class SimulatedStore {
   /** The server's clock in seconds; steps when the simulation says so. */
   now = 1_000_000;
   onMutation: (mutation: StoreMutation) => void = () => undefined;
+  /** Applies each request as it comes (in order), for tests of one scenario without a scheduler. */
+  auto = false;
+  /** In auto mode: a request this says to fail fails (before it takes effect, or after). */
+  fault: (operation: PendingOperation) => 'none' | 'before' | 'after' = () => 'none';
+  /** Every request applied, in order (auto mode), as "host: what". */
+  readonly log: string[] = [];
 
   /** StoreFiles as one login on this server sees it. */
   files(login: string, host = login): StoreFiles {
     const op = <T>(what: string, run: () => T): Promise<T> =>
       new Promise<T>((resolve, reject) => {
-        this.pending.push({
+        const operation: PendingOperation = {
           login,
           host,
           what,
@@ -62,7 +68,10 @@ export class SimulatedStore {
             if (fault === 'after') return reject(new Error(`connection lost after ${what}`));
             resolve(result);
           },
-        });
+        };
+        if (!this.auto) return void this.pending.push(operation);
+        this.log.push(`${host}: ${what}`);
+        operation.apply(this.fault(operation));
       });
     const mutated = (mutation: Omit<StoreMutation, 'by'>): void => this.onMutation({ ...mutation, by: login });
     return {

@@ -207,8 +207,11 @@ export class CatalogueRemote {
    * and reads the server's time from it. Read first: the same host ID written by another
    * process within `liveSeconds` is a second host with our ID.
    */
-  heartbeat(liveSeconds: number): Promise<Heartbeat> {
+  heartbeat(liveSeconds: number, expectCatalogue: boolean): Promise<Heartbeat> {
     return this.session("renew this host's heartbeat", async (files) => {
+      // A catalogue this host saw is never re-made here: gone, it is a store to fix.
+      if (expectCatalogue && (await files.stat(this.hostsDir)) === undefined && (await files.stat(this.volumesDir)) === undefined) throw this.catalogueMissing();
+      await files.makeDir(this.hostsDir);
       const file = this.heartbeatFile(this.host.id);
       const current = await files.stat(file);
       if (current !== undefined) {
@@ -316,7 +319,16 @@ export class CatalogueRemote {
   /** This host has the volume mounted: its mark, then whether the volume is still on the store. */
   mark(name: string): Promise<NameOnStore & { present: boolean; catalogueMissing: boolean }> {
     return this.session(`mark volume ${name} as mounted on this host`, async (files) => {
-      await files.write(this.markFile(this.host.id, name), Buffer.from(`${JSON.stringify(this.host)}\n`));
+      const mark = Buffer.from(`${JSON.stringify(this.host)}\n`);
+      try {
+        await files.write(this.markFile(this.host.id, name), mark);
+      } catch (error) {
+        // Never re-made here when the whole catalogue is gone: that is a store to fix, not to fill.
+        if ((await files.stat(this.volumesDir)) === undefined) return { present: false, catalogueMissing: true };
+        // Our directory of marks was taken for a dead host's (this host was away longer than the TTL).
+        await files.makeDir(path.posix.join(this.mountsDir, this.host.id));
+        await files.write(this.markFile(this.host.id, name), mark).catch(() => Promise.reject(error as Error));
+      }
       const entry = await readJson(files, this.recordFile(name), (text) => parseEntry(text, name));
       if (entry !== undefined) return { present: true, catalogueMissing: false, entry };
       // In this order: a Remove writes its tombstone before it deletes its removing/ file,
@@ -401,7 +413,6 @@ export class CatalogueRemote {
   }
 
   private async writeHeartbeat(files: StoreFiles, file: string, aside: boolean): Promise<number> {
-    await files.makeDir(this.hostsDir);
     const temp = aside ? file : `${file}.${this.instance}.tmp`;
     await files.write(temp, Buffer.from(`${JSON.stringify({ ...this.host, instance: this.instance })}\n`));
     if (!aside) await files.replace(temp, file);

@@ -194,6 +194,7 @@ export class StoreCatalogue implements SharedCatalogue {
    * after the record may have gone in takes it back, and says whether that worked.
    */
   async publish(entry: CatalogueEntry): Promise<CatalogueEntry> {
+    if (this.duplicate !== undefined) throw new PluginError('REMOTE_UNREACHABLE', `volume ${entry.name} was not created: ${this.duplicate}`);
     let holder: CatalogueEntry;
     try {
       holder = await this.options.remote.publish(entry);
@@ -232,7 +233,7 @@ export class StoreCatalogue implements SharedCatalogue {
     const started = this.now();
     let keepBusy = false;
     try {
-      await this.requireRenewed('remove');
+      await this.requireRenewed((why) => `cannot withdraw volume ${name} from the store: ${why}; nothing was removed, try again when the store answers`);
       this.refuseLive(name, await this.storeStep(name, 'read the leases', () => this.options.remote.leasesOn(name)));
       const taken = await this.storeStep(name, 'take the record off', () => this.options.remote.takeOff(name, only), 'if the record was taken off, this host puts it back within a minute');
       if (taken === 'none') {
@@ -292,7 +293,7 @@ export class StoreCatalogue implements SharedCatalogue {
    */
   async hold(name: string, createdAt?: string): Promise<void> {
     // Outside the mark lock: a renewal takes it to write marks it owes.
-    await this.requireRenewed('mount');
+    await this.requireRenewed((why) => `cannot mount store volume ${name} now: ${why}`);
     return this.leases.run(name, async () => {
       let answer;
       try {
@@ -380,7 +381,7 @@ export class StoreCatalogue implements SharedCatalogue {
   private async renewOnce(): Promise<void> {
     const sent = this.now();
     try {
-      const beat = await this.options.remote.heartbeat(this.deadSeconds);
+      const beat = await this.options.remote.heartbeat(this.deadSeconds, this.expectCatalogue());
       if (beat.duplicate !== undefined) {
         const text = `another running host uses this host's ID ${this.host.id} (its heartbeat is ${Math.round(beat.duplicate.ageSeconds)} s old): a copied data directory? Stop one of them and delete host-id in its data directory; until then this host refuses Create, Remove and first Mounts of store volumes`;
         if (this.duplicate === undefined) this.options.log.error('duplicate host ID on the store', { hostId: this.host.id, other: beat.duplicate.name });
@@ -429,11 +430,11 @@ export class StoreCatalogue implements SharedCatalogue {
     return `this host could not renew its heartbeat on the store for ${Math.round(since / 1000)} s (half the lease TTL is ${half / 1000} s): first Mounts are refused until it can, and after ${this.deadSeconds} s other hosts may remove volumes mounted here`;
   }
 
-  private async requireRenewed(what: 'mount' | 'remove'): Promise<void> {
+  private async requireRenewed(refusal: (why: string) => string): Promise<void> {
     if (this.fenced() === undefined) return;
     await this.renewAll();
     const fenced = this.fenced();
-    if (fenced !== undefined) throw new PluginError('REMOTE_UNREACHABLE', `cannot ${what} a store volume now: ${fenced}`);
+    if (fenced !== undefined) throw new PluginError('REMOTE_UNREACHABLE', refusal(fenced));
   }
 
   private liveOnes(leases: Lease[]): Lease[] {
@@ -516,7 +517,7 @@ export class StoreCatalogue implements SharedCatalogue {
 }
 
 const inUseText = (name: string, live: Lease[], ttl: number): string => {
-  const hosts = live.map((lease) => `${lease.host.name} (host ID ${lease.host.id.slice(0, 8)}, heartbeat ${Math.round(lease.ageSeconds)} s ago)`);
+  const hosts = live.map((lease) => `${lease.host.name} (host ID ${lease.host.id.slice(0, 8)}, lease renewed ${Math.round(lease.ageSeconds)} s ago)`);
   return `volume ${name} is mounted on ${hosts.join(', ')}; stop its containers there first. A host that died stops counting a little over ${ttl} s after its last heartbeat`;
 };
 
