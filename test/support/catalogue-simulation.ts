@@ -25,6 +25,20 @@ export interface SimulationOptions {
   trace?: (mutation: StoreMutation & { step: number }) => void;
 }
 
+/**
+ * The mix the test runs, by seed: a third of the schedules work on one name only (every
+ * call races every other), a quarter without faults (races alone), a quarter with a login
+ * per host (files owned by several users).
+ */
+export function scheduleFor(seed: number): SimulationOptions {
+  return {
+    seed,
+    ...(seed % 3 === 0 ? { names: ['app'] } : {}),
+    ...(seed % 4 === 1 ? { faultRate: 0 } : {}),
+    separateLogins: seed % 4 === 2,
+  };
+}
+
 export interface SimulationResult {
   seed: number;
   violations: string[];
@@ -61,7 +75,7 @@ async function settle(pending: readonly unknown[]): Promise<void> {
 }
 
 export async function simulate(options: SimulationOptions): Promise<SimulationResult> {
-  const { seed, hosts: hostCount = 3, names = ['app', 'app.db', 'logs'], actionsPerHost = 7, faultRate = 0.04, leaseTtlSeconds = 30, separateLogins = false } = options;
+  const { seed, hosts: hostCount = 3, names = ['app', 'app.db', 'logs'], actionsPerHost = 6, faultRate = 0.04, leaseTtlSeconds = 30, separateLogins = false } = options;
   const random = prng(seed);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
   const store = new SimulatedStore();

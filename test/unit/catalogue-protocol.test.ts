@@ -107,11 +107,11 @@ describe('store catalogue protocol: the cases of issue 19 on a simulated store',
     const world = new World();
     const [a, b] = [world.host('A'), world.host('B')];
     await started(a, b);
-    await a.create('app', OPTIONS);
     await a.create('app.db', OPTIONS);
     // A's Remove of app.db stopped after its take-off.
     await a.files.makeDir(path.posix.join(CATALOGUE, 'removing'));
     await a.files.rename(path.posix.join(CATALOGUE, 'volumes', 'app.db.json'), path.posix.join(CATALOGUE, 'removing', `app.db.${a.identity.id}.json`));
+    assert.equal(await b.create('app', OPTIONS), 'published');
     assert.equal(await b.mount('app'), 'mounted');
     await assert.rejects(b.mount('app.db'), /volume app.db is being removed by host hostA/);
   });

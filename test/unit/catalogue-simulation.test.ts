@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { simulate, type SimulationResult } from '../support/catalogue-simulation';
+import { scheduleFor, simulate, type SimulationResult } from '../support/catalogue-simulation';
 
 /**
  * The store catalogue protocol under random interleavings and faults (see
@@ -21,14 +21,14 @@ describe('store catalogue protocol: deterministic simulation of several hosts on
 
   it(`keeps every invariant in ${ONE_SEED === undefined ? SCHEDULES : `seed ${ONE_SEED}'s`} schedule${ONE_SEED === undefined ? 's' : ''}`, async () => {
     if (ONE_SEED !== undefined) {
-      const result = await simulate({ seed: ONE_SEED });
+      const result = await simulate(scheduleFor(ONE_SEED));
       console.log(result.trace.join('\n'));
       assert.deepEqual(result.violations, [], `seed ${ONE_SEED}`);
       return;
     }
     const failed: SimulationResult[] = [];
     for (let seed = 1; seed <= SCHEDULES; seed += 1) {
-      const result = await simulate({ seed, separateLogins: seed % 4 === 0 });
+      const result = await simulate(scheduleFor(seed));
       if (result.violations.length > 0) failed.push(result);
     }
     assert.equal(failed.length, 0, report(failed, SCHEDULES));
