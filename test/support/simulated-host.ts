@@ -85,7 +85,7 @@ export class SimulatedHost {
         this.local.set(name, listed);
         return 'overruled by the store';
       }
-      const entry: CatalogueEntry = { name, options, createdAt: `t${(this.created += 1)}`, createdBy: this.identity };
+      const entry: CatalogueEntry = { name, options, createdAt: `t${(this.created += 1)}-${this.identity.name}`, createdBy: this.identity };
       const holder = listed?.createdBy.id === this.identity.id ? listed : await this.catalogue.publish(entry);
       if (!sameOptions(holder.options, options)) {
         this.local.set(name, holder);

@@ -187,8 +187,14 @@ export class CatalogueRemote {
       // A Remove holding our own record is a Remove of this new volume, not of an older one.
       const after = (await this.allTakenOff(files)).find((taken) => takenName(taken.file) === entry.name && (taken.entry === undefined || recordId(taken.entry) !== recordId(entry)));
       if (after !== undefined) {
-        await this.takeBack(files, entry);
-        throw beingRemoved(entry.name, after);
+        if (await this.takeBack(files, entry)) throw beingRemoved(entry.name, after);
+        // Our record is in another Remove's hands this instant: it may come back without its directory.
+        const holder = (await this.allTakenOff(files)).find((taken) => taken.entry !== undefined && recordId(taken.entry) === recordId(entry));
+        if (holder === undefined && (await files.stat(this.recordFile(entry.name))) === undefined) throw beingRemoved(entry.name, after);
+        throw new PluginError(
+          'CONFLICT',
+          `volume ${entry.name} was not created: a Remove of an older volume of that name by host ${after.host.name} is at work, and this Create's record could not be taken back (a Remove on ${holder?.host.name ?? 'another host'} holds it): once those are done, run docker volume rm ${entry.name}, then create it again`,
+        );
       }
       await this.moveMarker(files);
       return entry;
@@ -370,11 +376,13 @@ export class CatalogueRemote {
       const serverNow = await this.writeHeartbeat(files, this.heartbeatFile(this.host.id), false);
       const beats = new Map(((await files.list(this.hostsDir)) ?? []).filter((file) => file.name.endsWith('.json')).map((file) => [file.name.replace(/\.json$/, ''), file.mtime]));
       const dead = (id: string): boolean => id !== this.host.id && serverNow - (beats.get(id) ?? -Infinity) > rules.deadSeconds;
+      // A Remove by a host with no heartbeat at all is one of the previous version's, maybe at work: left alone.
+      const deadRemover = (id: string): boolean => beats.has(id) && dead(id);
       for (const taken of await this.allTakenOff(files)) {
         const name = taken.entry?.name ?? takenName(taken.file);
         if (name === undefined) continue;
         const ours = taken.host.id === this.host.id;
-        if (ours ? rules.busy.has(name) : !dead(taken.host.id)) continue;
+        if (ours ? rules.busy.has(name) : !deadRemover(taken.host.id)) continue;
         const file = path.posix.join(this.removingDir, taken.file);
         if (taken.committed) {
           await files.unlink(file);
