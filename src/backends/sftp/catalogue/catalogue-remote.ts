@@ -92,6 +92,11 @@ export class CatalogueRemote {
     private readonly instance: string,
     /** The instance this host's previous process wrote: its heartbeat is ours, not a clone's. */
     private readonly previousInstance: string | undefined,
+    /**
+     * Where the heartbeat goes: a connection of its own, so a queue of Mounts and Removes on
+     * the shared one never delays it past the TTL (40 first Mounts at 100 ms RTT take ~30 s).
+     */
+    private readonly heartbeatSession: StoreSession = session,
   ) {
     this.root = path.posix.join(baseDir, '.docker-volume-sftp');
     this.volumesDir = path.posix.join(this.root, 'volumes');
@@ -214,7 +219,7 @@ export class CatalogueRemote {
    * process within `liveSeconds` is a second host with our ID.
    */
   heartbeat(liveSeconds: number, expectCatalogue: boolean): Promise<Heartbeat> {
-    return this.session("renew this host's heartbeat", async (files) => {
+    return this.heartbeatSession("renew this host's heartbeat", async (files) => {
       // A catalogue this host saw is never re-made here: gone, it is a store to fix.
       if (expectCatalogue && (await files.stat(this.hostsDir)) === undefined && (await files.stat(this.volumesDir)) === undefined) throw this.catalogueMissing();
       await files.makeDir(this.hostsDir);
@@ -292,11 +297,21 @@ export class CatalogueRemote {
     });
   }
 
-  /** The commit point of a Remove: the tombstone, naming the record it ends, before any data goes. */
+  /**
+   * The commit point of a Remove: the tombstone, naming the record it ends, before any data
+   * goes; then the taken record itself says so (a later Remove of another record of the name
+   * replaces the tombstone, never this).
+   */
   entomb(name: string): Promise<void> {
     return this.session(`write the tombstone of volume ${name}`, async (files) => {
       const entry = await readJson(files, this.takenFile(name), (text) => parseEntry(text, name));
       await this.writeTombstone(files, name, entry);
+      if (entry !== undefined) {
+        // Written beside the tombstones (swept by cleanup when a fault leaves it), renamed into removing/.
+        const temp = `${this.tombstoneFile(name)}.${this.host.id}.taken.tmp`;
+        await files.write(temp, Buffer.from(`${JSON.stringify({ ...entry, committed: true })}\n`));
+        await files.replace(temp, this.takenFile(name));
+      }
       await this.moveMarker(files);
     });
   }
@@ -479,9 +494,10 @@ export class CatalogueRemote {
 
   private async readTaken(files: StoreFiles, file: string, name: string): Promise<TakenOff> {
     const id = file.slice(name.length + 1, -'.json'.length);
-    const entry = await readJson(files, path.posix.join(this.removingDir, file), (text) => parseEntry(text, name));
+    const text = (await files.read(path.posix.join(this.removingDir, file)))?.toString('utf8');
+    const entry = text === undefined ? undefined : parseEntry(text, name);
     const tombstone = (await files.read(this.tombstoneFile(name)))?.toString('utf8');
-    const committed = tombstone !== undefined && (entry === undefined || tombstoneRecord(tombstone) === recordId(entry));
+    const committed = committedFlag(text) || (tombstone !== undefined && (entry === undefined || tombstoneRecord(tombstone) === recordId(entry)));
     const who = parseHeartbeat((await files.read(this.heartbeatFile(id)))?.toString('utf8'));
     return { host: { id, name: who?.name ?? id.slice(0, 8) }, entry, committed, file };
   }
@@ -532,6 +548,15 @@ const unmarkName = (file: string): string => file.replace(/\.mounted$/, '');
 
 /** Which record a tombstone ends: the creator and creation time, unique per Create. */
 const recordId = (entry: CatalogueEntry): string => `${entry.createdBy.id}/${entry.createdAt}`;
+
+/** A taken record its Remove marked as past the commit point. */
+function committedFlag(text: string | undefined): boolean {
+  try {
+    return text !== undefined && (JSON.parse(text) as { committed?: unknown }).committed === true;
+  } catch {
+    return false;
+  }
+}
 
 function tombstoneRecord(text: string): string | undefined {
   try {

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { Logger } from '../../../log';
-import type { ControlConnections, ControlTarget } from '../control/control-connections';
+import { ControlConnections, type ControlTarget } from '../control/control-connections';
 import type { AdministratorTrust } from '../control/host-trust';
 import type { DefaultStore } from '../default-store';
 import { controlTargetOf, resolveSettings, type SftpSettings } from '../sftp-settings';
@@ -38,8 +38,18 @@ export async function openStoreCatalogue(
     return controlTargetOf(settings, await trust.of(settings.hostkey));
   };
   const { host, instance, previousInstance } = await loadHostIdentity(config.dataDir, config.hostName);
+  const heartbeats = new ControlConnections();
   const catalogue = new StoreCatalogue({
-    remote: new CatalogueRemote(sftpSession(control, target, config.log), store.defaults.basePath ?? '.', host, instance, previousInstance),
+    remote: new CatalogueRemote(
+      sftpSession(control, target, config.log),
+      store.defaults.basePath ?? '.',
+      host,
+      instance,
+      previousInstance,
+      // The heartbeat's own connection (one more SSH login per host): never queued behind Mounts.
+      sftpSession(heartbeats, target, config.log),
+    ),
+    closeConnections: () => heartbeats.closeAll(),
     host,
     covers: (options) => store.holds(options),
     cacheFile: path.join(config.dataDir, 'catalogue-cache.json'),

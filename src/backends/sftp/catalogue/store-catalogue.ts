@@ -23,6 +23,8 @@ export interface StoreCatalogueOptions {
   clock?: () => number;
   /** Tombstones and dead hosts' heartbeats older than this go at cleanup (default a day). */
   tombstoneSeconds?: number;
+  /** Closes what the catalogue opened for itself (the heartbeat's connection) at stop. */
+  closeConnections?: () => Promise<void>;
 }
 
 interface CacheFile {
@@ -129,6 +131,7 @@ export class StoreCatalogue implements SharedCatalogue {
   stop(): void {
     for (const timer of this.timers) clearInterval(timer);
     this.timers = [];
+    void this.options.closeConnections?.().catch(() => undefined);
   }
 
   find(name: string): CatalogueEntry | undefined {
