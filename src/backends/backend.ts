@@ -88,8 +88,18 @@ export interface StoreLookup {
   removed?: { by: HostIdentity; at: string };
 }
 
-/** A volume taken off a store by a Remove: `commit` once its data is dealt with, or `undo`. */
+/**
+ * A volume taken off a store by a Remove: `commit` once its data is dealt with, or `undo`.
+ * `committed`: the store already says it is removed (its tombstone is written before any
+ * data goes), so a failure after this point is finished by the next Remove, never undone.
+ */
 export interface Withdrawal {
+  committed: boolean;
+  /**
+   * The store had no record to take off (removed by another host, never published, or in
+   * another host's hands this instant): only the host that took a record off deletes data.
+   */
+  keepData: boolean;
   commit(): Promise<void>;
   undo(): Promise<void>;
 }
@@ -111,10 +121,18 @@ export interface SharedCatalogue {
   findOnStore(name: string): Promise<StoreLookup>;
   /** Publishes a new volume; returns the entry that holds the name (ours or a winner's). */
   publish(entry: CatalogueEntry): Promise<CatalogueEntry>;
+  /** Takes back a record this host published, for a Create that failed after publishing. */
+  unpublish(entry: CatalogueEntry): Promise<void>;
+  /** What is wrong between this host and the store, for Status (from memory); undefined when nothing. */
+  health(): string | undefined;
   /** Takes a volume off the store; refuses (IN_USE) while another host has it mounted. */
   withdraw(name: string): Promise<Withdrawal>;
-  /** This host mounts the volume: its lease, taken only while the volume is on the store (else NOT_FOUND). */
-  hold(name: string): Promise<void>;
+  /**
+   * This host mounts the volume: its lease, taken only while the volume is on the store
+   * (else NOT_FOUND) and, when `createdAt` is given, is still the volume this host knows
+   * (else CONFLICT: another volume of that name replaced it).
+   */
+  hold(name: string, createdAt?: string): Promise<void>;
   /** Keeps a lease renewed that could not be taken now (the store down at a restart). */
   keep(name: string): void;
   /** Drops this host's lease; never fails (a lease not dropped expires by itself). */

@@ -17,6 +17,11 @@ export class KeyedMutex {
     return result;
   }
 
+  /** Keys with work queued or running now. */
+  keys(): string[] {
+    return [...this.tails.keys()];
+  }
+
   /** Resolves when every piece of work queued so far has finished. */
   async idle(): Promise<void> {
     while (this.tails.size > 0) await Promise.all(this.tails.values());

@@ -56,7 +56,7 @@ export class SharedVolumes {
   async holdAfterRestart(record: VolumeRecord): Promise<void> {
     const catalogue = this.backends.shared(record);
     try {
-      await catalogue?.hold(record.name);
+      await catalogue?.hold(record.name, record.createdAt);
     } catch (error) {
       if (isPluginError(error) && error.code === 'REMOTE_UNREACHABLE') catalogue?.keep(record.name);
       this.log.warn('lease not taken at start', { volume: record.name, error: describe(error) });

@@ -2,7 +2,7 @@ import type { Backend } from '../backends/backend';
 import type { BackendRegistry } from '../backends/registry';
 import { KeyedMutex } from '../common/keyed-mutex';
 import { checkVolumeName } from '../common/volume-name';
-import { describe, PluginError } from '../errors';
+import { describe, isPluginError, PluginError } from '../errors';
 import type { Logger } from '../log';
 import { checkOptions, sameOptions, type VolumeOptions } from '../options/schema';
 import { addMount, dropMount, emptyMounts, isMounted, mountCount, type VolumeRecord } from '../state/volume-record';
@@ -80,25 +80,33 @@ export class VolumeService implements VolumeDriver {
       if (listed !== undefined && !sameOptions(listed.options, options)) return this.sharing.adoptOverruling(listed, record, options);
       const spec = this.backends.spec(record);
       backend.checkSpec(spec);
-      const undoCreate = await backend.create(spec);
-      let undo = undoCreate;
+      // The record before the directory: a Create that finds a Remove of the name still at
+      // work is refused before it makes anything (docs/catalogue-protocol.md, "Remove against Create").
+      let unpublish = (): Promise<void> => Promise.resolve();
       if (catalogue !== undefined) {
-        let holder;
-        try {
-          holder = await catalogue.publish({ name, options: record.options, createdAt: record.createdAt, createdBy: catalogue.host });
-        } catch (error) {
-          await this.undo(name, undoCreate);
-          throw error;
-        }
-        // Two hosts creating one name: the directory on the server is the winner's now,
-        // even if this host made it; the store's definition wins (docs/catalogue-protocol.md).
-        if (!sameOptions(holder.options, options)) {
-          await this.undo(name, () => undoCreate({ keepRemoteData: true }));
-          return this.sharing.adoptOverruling(holder, record, options);
-        }
-        if (holder.createdBy.id === catalogue.host.id) undo = async () => (await (await catalogue.withdraw(name)).commit(), await undoCreate());
+        const holder = listed?.createdBy.id === catalogue.host.id ? listed : await catalogue.publish({ name, options: record.options, createdAt: record.createdAt, createdBy: catalogue.host });
+        // Two hosts creating one name: the store's definition wins (docs/catalogue-protocol.md).
+        if (!sameOptions(holder.options, options)) return this.sharing.adoptOverruling(holder, record, options);
+        // Ours (now, or by a Create of ours that failed half way and is finished now): taken back if this one fails.
+        if (holder.createdBy.id === catalogue.host.id) unpublish = () => catalogue.unpublish(holder);
         record.createdAt = holder.createdAt;
       }
+      let undoCreate;
+      try {
+        undoCreate = await backend.create(spec);
+      } catch (error) {
+        try {
+          await unpublish();
+        } catch (undoError) {
+          throw new PluginError(
+            isPluginError(error) ? error.code : 'BACKEND_FAILED',
+            `${describe(error)}; the volume's record is left on the store without its directory (${describe(undoError)}): run docker volume rm ${name}, then create it again`,
+            { cause: error },
+          );
+        }
+        throw error;
+      }
+      const undo = async (): Promise<void> => (await unpublish(), await undoCreate());
       try {
         await this.table.insert(record);
       } catch (error) {
@@ -121,14 +129,22 @@ export class VolumeService implements VolumeDriver {
             `stop and remove the containers that use it first`,
         );
       }
+      await this.idle.release(name);
       // Off the store first, so no host can start mounting it meanwhile; back if that fails.
       const withdrawal = await this.backends.shared(record)?.withdraw(name);
       try {
-        await this.idle.release(name);
-        await this.backends.of(record).remove(this.backends.spec(record));
+        const spec = this.backends.spec(record);
+        // Only the host that took the record off the store deletes its data (remove=delete).
+        await this.backends.of(record).remove(withdrawal?.keepData === true ? { ...spec, options: { ...spec.options, remove: 'keep' } } : spec);
       } catch (error) {
         await withdrawal?.undo().catch((undoError: unknown) => this.log.error('could not put the volume back on the store', { volume: name, error: describe(undoError) }));
-        throw error;
+        if (withdrawal?.committed !== true) throw error;
+        // The store says removed already: the data step is finished by the next Remove, not undone.
+        throw new PluginError(
+          isPluginError(error) ? error.code : 'STORE_FAILED',
+          `volume ${name} is removed from the store catalogue, but removing it here failed: ${describe(error)}; run docker volume rm ${name} again on this host to finish`,
+          { cause: error },
+        );
       }
       await withdrawal?.commit();
       await this.table.delete(name);
@@ -148,7 +164,7 @@ export class VolumeService implements VolumeDriver {
       const catalogue = this.backends.shared(record);
       // The lease comes before the mount: a Remove on another host then either sees it, or
       // took the record off first and this fails (docs/catalogue-protocol.md).
-      if (first) await catalogue?.hold(name);
+      if (first) await catalogue?.hold(name, record.createdAt);
       this.idle.cancel(name);
       try {
         // Always asked, not only on the first ID: the backend heals a mount that died.

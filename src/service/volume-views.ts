@@ -54,6 +54,7 @@ export class VolumeViews {
         options: formatOptions(record.options),
         ...(record.ignoredOptions === undefined ? {} : { ignoredOptions: `${formatOptions(record.ignoredOptions)} (the store's definition is used)` }),
         ...(catalogue === undefined ? {} : { catalogue: age === undefined ? 'not read from the store yet' : `read from the store ${age} s ago` }),
+        ...storeProblem(catalogue?.health()),
         ...(createdBy === undefined ? {} : { createdBy }),
       },
     };
@@ -79,3 +80,6 @@ export const formatOptions = (options: VolumeOptions): string =>
         .sort(([a], [b]) => a.localeCompare(b))
         .map(([key, value]) => `${key}=${value}`)
         .join(',');
+
+/** What the store's catalogue says is wrong (unreachable, this host's heartbeat late), if anything. */
+const storeProblem = (problem: string | undefined): { storeProblem?: string } => (problem === undefined ? {} : { storeProblem: problem });

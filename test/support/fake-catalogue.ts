@@ -1,7 +1,7 @@
 import type { CatalogueEntry, HostIdentity, SharedCatalogue, StoreLookup, Withdrawal } from '../../src/backends/backend';
 
 /** The steps a FakeCatalogue can be told to fail; `put back` is a withdrawal's undo. */
-export type CatalogueStep = 'publish' | 'withdraw' | 'commit' | 'put back' | 'hold' | 'release';
+export type CatalogueStep = 'publish' | 'unpublish' | 'withdraw' | 'commit' | 'put back' | 'hold' | 'release';
 
 /**
  * A SharedCatalogue of one store in memory, covering every volume. It writes each call into
@@ -15,6 +15,8 @@ export class FakeCatalogue implements SharedCatalogue {
   readonly failing = new Set<CatalogueStep>();
   /** What publish answers while set: the entry of a host that holds the name already. */
   holder: CatalogueEntry | undefined;
+  /** Whether a withdrawal has passed the store's commit point when it returns (its tombstone written). */
+  withdrawalsCommitted = false;
   /** Called as a withdrawal commits, for a test to note what holds at that moment. */
   onCommit: (() => void) | undefined;
 
@@ -50,8 +52,21 @@ export class FakeCatalogue implements SharedCatalogue {
     });
   }
 
+  unpublish(entry: CatalogueEntry): Promise<void> {
+    return this.step('unpublish', entry.name, () => {
+      this.entries.delete(entry.name);
+      this.revision += 1;
+    });
+  }
+
+  health(): string | undefined {
+    return undefined;
+  }
+
   withdraw(name: string): Promise<Withdrawal> {
     return this.step('withdraw', name, () => ({
+      committed: this.withdrawalsCommitted,
+      keepData: false,
       commit: () =>
         this.step('commit', name, () => {
           this.onCommit?.();
@@ -62,7 +77,7 @@ export class FakeCatalogue implements SharedCatalogue {
     }));
   }
 
-  hold(name: string): Promise<void> {
+  hold(name: string, _createdAt?: string): Promise<void> {
     return this.step('hold', name, () => undefined);
   }
 

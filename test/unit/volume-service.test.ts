@@ -52,20 +52,20 @@ describe('volume service: what a failed Create, Remove or Mount undoes (in proce
   afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   describe('create', () => {
-    it('undoes the backend create when publishing to the store fails, and throws that failure', async () => {
+    it('makes nothing when publishing to the store fails (the record comes first), and throws that failure', async () => {
       await start(true);
       catalogue.failing.add('publish');
       await assert.rejects(host.service.create('vol', { size: '1' }), /fake catalogue: publish failed/);
-      assert.deepEqual(events, ['backend create vol', 'catalogue publish vol failed', 'backend undo vol']);
+      assert.deepEqual(events, ['catalogue publish vol failed']);
       assert.equal(host.table.get('vol'), undefined);
       assert.equal((await host.saved()).has('vol'), false);
     });
 
-    it('keeps the remote data when another host won the name with other options, and takes its definition', async () => {
+    it('makes nothing on the server when another host won the name with other options, and takes its definition', async () => {
       await start(true);
       catalogue.holder = otherHostsEntry({ size: '2' });
       await host.service.create('vol', { size: '1' });
-      assert.deepEqual(events, ['backend create vol', 'catalogue publish vol', 'backend undo vol keepRemoteData']);
+      assert.deepEqual(events, ['catalogue publish vol']);
       const saved = (await host.saved()).get('vol');
       assert.deepEqual(saved?.options, { size: '2' });
       assert.deepEqual(saved?.ignoredOptions, { size: '1' });
@@ -77,7 +77,7 @@ describe('volume service: what a failed Create, Remove or Mount undoes (in proce
       await start(true);
       catalogue.holder = otherHostsEntry({ size: '1' });
       await host.service.create('vol', { size: '1' });
-      assert.deepEqual(events, ['backend create vol', 'catalogue publish vol']);
+      assert.deepEqual(events, ['catalogue publish vol', 'backend create vol']);
       const saved = (await host.saved()).get('vol');
       assert.deepEqual([saved?.options, saved?.createdAt, saved?.ignoredOptions], [{ size: '1' }, '2026-01-02T03:04:05.000Z', undefined]);
     });
@@ -87,7 +87,7 @@ describe('volume service: what a failed Create, Remove or Mount undoes (in proce
       catalogue.holder = otherHostsEntry({ size: '1' });
       host.breakDataDir();
       await assert.rejects(host.service.create('vol', { size: '1' }), isSaveFailure);
-      assert.deepEqual(events, ['backend create vol', 'catalogue publish vol', 'backend undo vol']);
+      assert.deepEqual(events, ['catalogue publish vol', 'backend create vol', 'backend undo vol']);
       assert.equal(host.table.get('vol'), undefined);
     });
 
@@ -95,7 +95,7 @@ describe('volume service: what a failed Create, Remove or Mount undoes (in proce
       await start(true);
       host.breakDataDir();
       await assert.rejects(host.service.create('vol', { size: '1' }), isSaveFailure);
-      assert.deepEqual(events, ['backend create vol', 'catalogue publish vol', 'catalogue withdraw vol', 'catalogue commit vol', 'backend undo vol']);
+      assert.deepEqual(events, ['catalogue publish vol', 'backend create vol', 'catalogue unpublish vol', 'backend undo vol']);
       assert.equal(catalogue.find('vol'), undefined);
       assert.equal(host.table.get('vol'), undefined);
       assert.deepEqual(host.service.list(), []);
@@ -109,24 +109,29 @@ describe('volume service: what a failed Create, Remove or Mount undoes (in proce
       assert.equal(host.table.get('vol'), undefined);
     });
 
-    it('logs an undo that fails and throws the failure that made it undo', async () => {
+    it('takes its record back when the backend create fails after this host published', async () => {
       await start(true);
-      catalogue.failing.add('publish');
-      backend.failing.add('undo');
-      await assert.rejects(host.service.create('vol', { size: '1' }), /fake catalogue: publish failed/);
-      assert.deepEqual(events, ['backend create vol', 'catalogue publish vol failed', 'backend undo vol failed']);
-      assert.deepEqual(log.at('error').map((line) => [line.msg, line.fields.volume, line.fields.error]), [
-        ['could not undo a failed create', 'vol', 'fake backend: undo failed'],
-      ]);
+      backend.failing.add('create');
+      await assert.rejects(host.service.create('vol', { size: '1' }), /fake backend: create failed/);
+      assert.deepEqual(events, ['catalogue publish vol', 'backend create vol failed', 'catalogue unpublish vol']);
+      assert.equal(catalogue.find('vol'), undefined);
     });
 
-    it('logs a failed withdrawal in the undo of a save and still throws the save failure', async () => {
+    it('says the record is left without its directory, and what to do, when neither the backend create nor the take-back works', async () => {
       await start(true);
-      catalogue.failing.add('commit');
+      backend.failing.add('create');
+      catalogue.failing.add('unpublish');
+      await assert.rejects(host.service.create('vol', { size: '1' }), /fake backend: create failed; the volume's record is left on the store without its directory .*: run docker volume rm vol, then create it again/);
+      assert.deepEqual(events, ['catalogue publish vol', 'backend create vol failed', 'catalogue unpublish vol failed']);
+    });
+
+    it('logs a failed take-back in the undo of a save and still throws the save failure', async () => {
+      await start(true);
+      catalogue.failing.add('unpublish');
       host.breakDataDir();
       await assert.rejects(host.service.create('vol', { size: '1' }), isSaveFailure);
-      assert.deepEqual(events, ['backend create vol', 'catalogue publish vol', 'catalogue withdraw vol', 'catalogue commit vol failed']);
-      assert.deepEqual(log.at('error').map((line) => [line.msg, line.fields.error]), [['could not undo a failed create', 'fake catalogue: commit failed']]);
+      assert.deepEqual(events, ['catalogue publish vol', 'backend create vol', 'catalogue unpublish vol failed']);
+      assert.deepEqual(log.at('error').map((line) => [line.msg, line.fields.error]), [['could not undo a failed create', 'fake catalogue: unpublish failed']]);
     });
   });
 
@@ -149,6 +154,13 @@ describe('volume service: what a failed Create, Remove or Mount undoes (in proce
       assert.deepEqual(log.at('error').map((line) => [line.msg, line.fields.volume, line.fields.error]), [
         ['could not put the volume back on the store', 'vol', 'fake catalogue: put back failed'],
       ]);
+      assert.ok((await host.saved()).has('vol'));
+    });
+
+    it('never puts back a withdrawal past its commit point: the error says the store has it removed and to run Remove again', async () => {
+      backend.failing.add('remove');
+      catalogue.withdrawalsCommitted = true;
+      await assert.rejects(host.service.remove('vol'), /volume vol is removed from the store catalogue, but removing it here failed: fake backend: remove failed; run docker volume rm vol again on this host to finish/);
       assert.ok((await host.saved()).has('vol'));
     });
 

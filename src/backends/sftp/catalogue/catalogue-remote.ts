@@ -1,13 +1,13 @@
 import path from 'node:path';
-import type SftpClient from 'ssh2-sftp-client';
 import { describe, PluginError } from '../../../errors';
 import type { Logger } from '../../../log';
 import type { CatalogueEntry, HostIdentity } from '../../backend';
-import type { Connected, ControlConnections, ControlTarget } from '../control/control-connections';
-import { parseHost, parseTombstone, type Lease, type Tombstone } from './catalogue-records';
-import { forSftpClient } from '../remote-path';
+import type { ControlConnections, ControlTarget } from '../control/control-connections';
+import { parseEntry, parseHost, parseTombstone, type Lease, type Tombstone } from './catalogue-records';
 import { printableHostName } from './host-identity';
 import type { RecordGate } from './record-checks';
+import { SftpStoreFiles } from './sftp-store-files';
+import type { StoreFiles } from './store-files';
 
 export interface ListedEntry {
   entry: CatalogueEntry;
@@ -15,289 +15,591 @@ export interface ListedEntry {
   stamp: string;
 }
 
-const isMissing = (error: unknown): boolean => /no such file|ENOENT|No such/i.test(String((error as Error)?.message ?? error)) || (error as { code?: unknown })?.code === 2;
-
 /** What the store holds for a name: its record, or the tombstone of who removed it, or neither. */
 export interface RecordOrTombstone {
   entry?: CatalogueEntry | undefined;
   removed?: Tombstone | undefined;
 }
 
+/** Runs `work` with the store's files; a failure says what could not be done. */
+export type StoreSession = <T>(what: string, work: (files: StoreFiles) => Promise<T>) => Promise<T>;
+
+/** The real session: the pooled control connection to the store, over SFTP. */
+export function sftpSession(control: ControlConnections, target: () => Promise<ControlTarget>, log: Logger): StoreSession {
+  return async (what, work) => {
+    const resolved = await target();
+    log.debug('store operation', { what });
+    try {
+      return await control.with(resolved, (connected) => work(new SftpStoreFiles(connected)));
+    } catch (error) {
+      if (error instanceof PluginError) throw error;
+      throw new PluginError(
+        'STORE_FAILED',
+        `the volume store ${resolved.user}@${resolved.host}:${resolved.port} could not ${what}: ${describe(error)}; check the store's free space and permissions, then try again`,
+        { cause: error },
+      );
+    }
+  };
+}
+
+/** A Remove in progress or left half done: the record it took off, and whether it committed. */
+export interface TakenOff {
+  host: HostIdentity;
+  entry: CatalogueEntry | undefined;
+  /** The tombstone for this record is written: the Remove is decided and never undone. */
+  committed: boolean;
+  /** Server seconds since the entry was taken off (its mtime: rename keeps the record's, so approximate). */
+  file: string;
+}
+
+/** What a read of one name finds: its record, a Remove of it in progress, or its tombstone. */
+export interface NameOnStore extends RecordOrTombstone {
+  removing?: TakenOff | undefined;
+}
+
+/** This host's heartbeat as written: the server's time then, and another live process with our ID. */
+export interface Heartbeat {
+  serverNow: number;
+  duplicate?: HostIdentity & { ageSeconds: number };
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
 /**
  * The catalogue as files on the store, beside the volumes' data (docs/catalogue-protocol.md):
  *   .docker-volume-sftp/volumes/<name>.json          one record per volume
- *   .docker-volume-sftp/leases/<name>/<host>.json    one lease per host that has it mounted
+ *   .docker-volume-sftp/hosts/<host>.json            each host's heartbeat: its mtime is the host's last renewal
+ *   .docker-volume-sftp/mounts/<host>/<name>         this host has the volume mounted (first Mount to last Unmount)
  *   .docker-volume-sftp/removing/<name>.<host>.json  a record taken off by a Remove in progress
- *   .docker-volume-sftp/removed/<name>.json          who removed a volume, and when
- *   .docker-volume-sftp/changes                      moved by every publish and withdrawal
+ *   .docker-volume-sftp/removed/<name>.json          the tombstone: written before the data goes
+ *   .docker-volume-sftp/changes                      replaced by every publish and removal
  * A record is published by writing a temp file and renaming it into place; SFTP rename
  * does not replace an existing file, so of two hosts creating one name, exactly one wins.
  */
 export class CatalogueRemote {
   private readonly root: string;
   private readonly volumesDir: string;
-  private readonly leasesDir: string;
+  private readonly hostsDir: string;
+  private readonly mountsDir: string;
   private readonly removingDir: string;
   private readonly removedDir: string;
-  private readonly clockFile: string;
+  private readonly legacyLeasesDir: string;
   private readonly markerFile: string;
 
   constructor(
-    private readonly control: ControlConnections,
-    private readonly target: () => Promise<ControlTarget>,
+    private readonly session: StoreSession,
     baseDir: string,
     private readonly host: HostIdentity,
-    private readonly log: Logger,
-    /** Every record read from the store passes it: records are input from whoever can write there. */
-    private readonly gate: RecordGate,
+    /** Tells this process from another one that has the same host ID (a cloned data directory). */
+    private readonly instance: string,
+    /** The instance this host's previous process wrote: its heartbeat is ours, not a clone's. */
+    private readonly previousInstance: string | undefined,
+    /**
+     * Where the heartbeat goes: a connection of its own, so a queue of Mounts and Removes on
+     * the shared one never delays it past the TTL (40 first Mounts at 100 ms RTT take ~30 s).
+     */
+    private readonly heartbeatSession: StoreSession = session,
+    /**
+     * Every record read from the store passes it: records are input from whoever can write
+     * there (record-checks.ts). Without one (the simulation) records are only parsed.
+     */
+    private readonly gate?: RecordGate,
   ) {
     this.root = path.posix.join(baseDir, '.docker-volume-sftp');
     this.volumesDir = path.posix.join(this.root, 'volumes');
-    this.leasesDir = path.posix.join(this.root, 'leases');
+    this.hostsDir = path.posix.join(this.root, 'hosts');
+    this.mountsDir = path.posix.join(this.root, 'mounts');
     this.removingDir = path.posix.join(this.root, 'removing');
     this.removedDir = path.posix.join(this.root, 'removed');
-    this.clockFile = path.posix.join(this.root, 'clock', `${host.id}`);
+    this.legacyLeasesDir = path.posix.join(this.root, 'leases');
     this.markerFile = path.posix.join(this.root, 'changes');
   }
 
-  /** Runs `work` on the pooled control connection; a failure says what could not be done. */
-  private async with<T>(what: string, work: (client: SftpClient, connected: Connected) => Promise<T>): Promise<T> {
-    const target = await this.target();
-    this.log.debug('store operation', { what });
-    try {
-      return await this.control.with(target, (connected) => work(connected.client, connected));
-    } catch (error) {
-      if (error instanceof PluginError) throw error;
-      throw new PluginError(
-        'STORE_FAILED',
-        `the volume store ${target.user}@${target.host}:${target.port} could not ${what}: ${describe(error)}; check the store's free space and permissions, then try again`,
-        { cause: error },
-      );
-    }
+  /** A record's text as this host may use it: checked by the gate when there is one. */
+  private parseRecord(where: string, name: string, text: string, stamp?: string): CatalogueEntry | undefined {
+    return this.gate === undefined ? parseEntry(text, name) : this.gate.admit(where, name, text, stamp);
   }
 
-  /** The change marker's stamp: it differs after every publish and withdrawal on any host. */
+  /** The change marker's stamp: it differs after every publish and removal on any host. */
   changeStamp(): Promise<string> {
-    return this.with('read the change marker', async (client) => {
-      try {
-        const stat = await client.stat(this.markerFile);
-        return `${stat.modifyTime}:${stat.accessTime}`;
-      } catch (error) {
-        if (isMissing(error)) return 'none';
-        throw error;
-      }
+    return this.session('read the change marker', async (files) => {
+      const stat = await files.stat(this.markerFile);
+      return stat === undefined ? 'none' : `${stat.mtime}:${stat.size}`;
     });
   }
 
-  /** Every record on the store; records whose listing stamp did not change are reused. */
-  list(previous: ReadonlyMap<string, ListedEntry>): Promise<Map<string, ListedEntry>> {
-    return this.with('list the volume records', async (client) => {
-      let files: SftpClient.FileInfo[];
-      try {
-        files = await client.list(this.volumesDir);
-      } catch (error) {
-        if (isMissing(error)) return new Map<string, ListedEntry>();
-        throw error;
+  /**
+   * Every record on the store, with the ones a Remove took off but has not committed (a
+   * refused Remove puts them back: they never vanish for other hosts). Records whose listing
+   * stamp did not change are reused. A missing catalogue directory is an error when
+   * `expectCatalogue` (this host saw volumes there): the store is not what it was, and an
+   * empty answer would make every volume vanish.
+   */
+  list(previous: ReadonlyMap<string, ListedEntry>, expectCatalogue: boolean): Promise<Map<string, ListedEntry>> {
+    return this.session('list the volume records', async (files) => {
+      const listed = await files.list(this.volumesDir);
+      if (listed === undefined) {
+        if (expectCatalogue) throw this.catalogueMissing();
+        return new Map<string, ListedEntry>();
       }
       const result = new Map<string, ListedEntry>();
-      for (const file of files) {
+      for (const file of listed) {
         const match = /^(.+)\.json$/.exec(file.name);
-        if (file.type !== '-' || match?.[1] === undefined) continue;
-        const stamp = `${file.modifyTime}:${file.size}`;
+        if (file.kind !== 'file' || match?.[1] === undefined) continue;
+        const stamp = `${file.mtime}:${file.size}`;
         const where = path.posix.join(this.volumesDir, file.name);
-        const name = this.gate.nameOf(where, file.name, stamp);
-        if (name === undefined || this.gate.refusedBefore(where, stamp)) continue;
+        const name = this.gate === undefined ? match[1] : this.gate.nameOf(where, file.name, stamp);
+        if (name === undefined || this.gate?.refusedBefore(where, stamp) === true) continue;
         const known = previous.get(name);
         if (known?.stamp === stamp) {
           result.set(name, known);
           continue;
         }
-        const entry = await readJson(client, where, (text) => this.gate.admit(where, name, text, stamp));
+        const entry = await readJson(files, where, (text) => this.parseRecord(where, name, text, stamp));
         if (entry !== undefined) result.set(name, { entry, stamp });
+      }
+      for (const taken of await this.allTakenOff(files)) {
+        if (taken.entry === undefined || taken.committed || result.has(taken.entry.name)) continue;
+        result.set(taken.entry.name, { entry: taken.entry, stamp: `removing:${taken.file}` });
       }
       return result;
     });
   }
 
-  /** One name, read from the store now: its record, else its tombstone. */
-  readName(name: string): Promise<RecordOrTombstone> {
-    return this.with(`look up volume ${name}`, async (client) => {
-      const entry = await readJson(client, this.recordFile(name), (text) => this.gate.admit(this.recordFile(name), name, text));
+  /** One name, read from the store now: its record, else a Remove in progress, else its tombstone. */
+  readName(name: string, expectCatalogue: boolean): Promise<NameOnStore> {
+    return this.session(`look up volume ${name}`, async (files) => {
+      const entry = await readJson(files, this.recordFile(name), (text) => this.parseRecord(this.recordFile(name), name, text));
       if (entry !== undefined) return { entry };
-      return { removed: await readJson(client, this.tombstoneFile(name), (text) => parseTombstone(text, name)) };
+      const removing = await this.takenOffOf(files, name);
+      // Not committed: the Remove may yet be refused and put it back, so it still exists.
+      if (removing !== undefined && !removing.committed && removing.entry !== undefined) return { entry: removing.entry, removing };
+      const removed = await this.tombstoneOf(files, name);
+      if (removing === undefined && removed === undefined && expectCatalogue && (await files.stat(this.volumesDir)) === undefined) throw this.catalogueMissing();
+      return { removed, removing };
     });
   }
 
-  /** Publishes `entry` unless the name is taken; returns the record that holds the name. */
+  /**
+   * Publishes `entry` unless the name is taken; returns the record that holds the name. A
+   * name a Remove is still working on is refused (its data may be going): the check comes
+   * after the record is in place, so a Remove that takes a record off before it is seen
+   * here (docs/catalogue-protocol.md, "Remove against Create").
+   */
   publish(entry: CatalogueEntry): Promise<CatalogueEntry> {
-    return this.with(`publish the record of volume ${entry.name}`, async (client, connected) => {
-      await ensureDir(client, this.volumesDir);
+    return this.session(`publish the record of volume ${entry.name}`, async (files) => {
+      const before = await this.takenOffOf(files, entry.name);
+      if (before !== undefined) throw beingRemoved(entry.name, before);
+      await files.makeDir(this.volumesDir);
       const final = this.recordFile(entry.name);
       const temp = `${final}.${this.host.id}.tmp`;
-      await client.put(Buffer.from(`${JSON.stringify(entry)}\n`), temp);
-      try {
-        await client.rename(temp, final);
-      } catch (error) {
-        // `true`: a temp file that is not there is no failure.
-        await client.delete(temp, true);
-        let existing: CatalogueEntry | undefined;
-        try {
-          existing = this.gate.admit(final, entry.name, ((await client.get(final)) as Buffer).toString('utf8'));
-        } catch {
-          throw error;
-        }
+      await files.write(temp, Buffer.from(`${JSON.stringify(entry)}\n`));
+      const moved = await files.rename(temp, final);
+      if (moved !== 'moved') {
+        await files.unlink(temp);
+        const existing = await readJson(files, final, (text) => this.parseRecord(final, entry.name, text));
         if (existing === undefined) {
-          throw new PluginError('STORE_FAILED', `the store holds a record for volume ${entry.name} at ${final} that this host refuses (the plugin's log says why); move it aside on the server, or use another name`);
+          throw new PluginError('STORE_FAILED', `the store holds a record for volume ${entry.name} at ${final} that this host cannot read or refuses (the plugin's log says why); move it aside on the server, or use another name`);
         }
         return existing;
       }
-      await this.moveMarker(client, connected);
+      // A Remove holding our own record is a Remove of this new volume, not of an older one.
+      const after = (await this.allTakenOff(files)).find((taken) => takenName(taken.file) === entry.name && (taken.entry === undefined || recordId(taken.entry) !== recordId(entry)));
+      if (after !== undefined) {
+        if (await this.takeBack(files, entry)) throw beingRemoved(entry.name, after);
+        // Our record is in another Remove's hands this instant: it may come back without its directory.
+        const holder = (await this.allTakenOff(files)).find((taken) => taken.entry !== undefined && recordId(taken.entry) === recordId(entry));
+        if (holder === undefined && (await files.stat(this.recordFile(entry.name))) === undefined) throw beingRemoved(entry.name, after);
+        throw new PluginError(
+          'CONFLICT',
+          `volume ${entry.name} was not created: a Remove of an older volume of that name by host ${after.host.name} is at work, and this Create's record could not be taken back (a Remove on ${holder?.host.name ?? 'another host'} holds it): once those are done, run docker volume rm ${entry.name}, then create it again`,
+        );
+      }
+      await this.moveMarker(files);
       return entry;
     });
   }
 
+  /** Takes back a record this host published, if it is still the one there (a Create that failed). */
+  unpublish(entry: CatalogueEntry): Promise<void> {
+    return this.session(`take back the record of volume ${entry.name}`, async (files) => {
+      if (await this.takeBack(files, entry)) await this.moveMarker(files);
+    });
+  }
+
   /**
-   * First step of a Remove: takes the record off the store (renamed aside, so it can be put
-   * back), then reads the other hosts' leases. `false`: there was no record to take.
+   * Writes this host's heartbeat (temp file, then posix-rename: the server stamps the mtime)
+   * and reads the server's time from it. Read first: the same host ID written by another
+   * process within `liveSeconds` is a second host with our ID.
    */
-  takeOff(name: string): Promise<{ taken: boolean; leases: Lease[] }> {
-    return this.with(`withdraw the record of volume ${name}`, async (client, connected) => {
-      await ensureDir(client, this.removingDir);
-      let taken = true;
-      try {
-        // posix-rename replaces a leftover of an earlier Remove of ours that did not finish.
-        await client.posixRename(this.recordFile(name), this.takenFile(name));
-        await this.moveMarker(client, connected);
-      } catch (error) {
-        if (!isMissing(error)) throw error;
-        taken = (await client.exists(this.takenFile(name))) === '-';
+  heartbeat(liveSeconds: number, expectCatalogue: boolean): Promise<Heartbeat> {
+    return this.heartbeatSession("renew this host's heartbeat", async (files) => {
+      // A catalogue this host saw is never re-made here: gone, it is a store to fix.
+      if (expectCatalogue && (await files.stat(this.hostsDir)) === undefined && (await files.stat(this.volumesDir)) === undefined) throw this.catalogueMissing();
+      await files.makeDir(this.hostsDir);
+      const file = this.heartbeatFile(this.host.id);
+      const current = await files.stat(file);
+      if (current !== undefined) {
+        const text = (await files.read(file))?.toString('utf8');
+        const other = parseHeartbeat(text);
+        if (other !== undefined && other.instance !== this.instance && other.instance !== this.previousInstance) {
+          const serverNow = await this.writeHeartbeat(files, `${file}.${this.instance}.tmp`, true);
+          const ageSeconds = serverNow - current.mtime;
+          if (ageSeconds < liveSeconds) return { serverNow, duplicate: { id: other.id, name: other.name, ageSeconds } };
+        }
       }
-      return { taken, leases: await this.leasesOf(client, name) };
+      await files.makeDir(path.posix.join(this.mountsDir, this.host.id));
+      return { serverNow: await this.writeHeartbeat(files, file, false) };
     });
   }
 
-  /** Undoes `takeOff`: the record goes back, unless a new volume of that name took its place. */
-  putBack(name: string): Promise<void> {
-    return this.with(`put back the record of volume ${name}`, async (client, connected) => {
-      try {
-        await client.rename(this.takenFile(name), this.recordFile(name));
-      } catch {
-        await client.delete(this.takenFile(name), true);
+  /**
+   * Other hosts' claims on `name` with their heartbeat's age by the server's clock (read
+   * from our own heartbeat, written here). The host directories are listed first: a host
+   * whose directory appears after that writes its mark after this Remove took the record off.
+   */
+  leasesOn(name: string): Promise<Lease[]> {
+    return this.session(`read the other hosts' leases on volume ${name}`, async (files) => {
+      const hosts = ((await files.list(this.mountsDir)) ?? []).filter((dir) => dir.kind === 'dir' && dir.name !== this.host.id && UUID.test(dir.name));
+      const leases: Lease[] = [];
+      let serverNow: number | undefined;
+      for (const dir of hosts) {
+        if ((await files.stat(path.posix.join(this.mountsDir, dir.name, markName(name)))) === undefined) continue;
+        serverNow ??= await this.writeHeartbeat(files, this.heartbeatFile(this.host.id), false);
+        const beat = await files.stat(this.heartbeatFile(dir.name));
+        const who = parseHeartbeat((await files.read(this.heartbeatFile(dir.name)))?.toString('utf8'));
+        // No heartbeat at all: counted as renewed when its mark was, so a lost heartbeat file never frees a volume at once.
+        const renewed = beat?.mtime ?? (await files.stat(path.posix.join(this.mountsDir, dir.name)))?.mtime ?? serverNow;
+        leases.push({ host: who === undefined ? { id: printableHostName(dir.name), name: 'unknown host' } : { id: who.id, name: who.name }, ageSeconds: Math.max(0, serverNow - renewed) });
       }
-      await this.moveMarker(client, connected);
+      // Hosts of the previous version renew leases/<name>/<host>.json themselves.
+      const legacy = ((await files.list(path.posix.join(this.legacyLeasesDir, name))) ?? []).filter((file) => file.kind === 'file' && file.name.endsWith('.json') && file.name !== `${this.host.id}.json`);
+      for (const file of legacy) {
+        serverNow ??= await this.writeHeartbeat(files, this.heartbeatFile(this.host.id), false);
+        leases.push({ host: { id: printableHostName(file.name.replace(/\.json$/, '')), name: 'a host of the previous version' }, ageSeconds: Math.max(0, serverNow - file.mtime) });
+      }
+      return leases;
     });
   }
 
-  /** Last step of a Remove: the tombstone says who removed it; the taken record and our lease go. */
+  /**
+   * Takes the record off the store: renamed aside into removing/, so it can be put back.
+   * 'resumed': a Remove of ours left it there before. 'none': no record anywhere (never
+   * published, or removed). Another host's Remove holding it is refused: it may put it back.
+   */
+  takeOff(name: string, only?: CatalogueEntry): Promise<'taken' | 'resumed' | 'committed' | 'none'> {
+    return this.session(`take the record of volume ${name} off the store`, async (files) => {
+      await files.makeDir(this.removingDir);
+      // A record moves only between volumes/ and removing/: absent from both, read in this
+      // order, it was not put back in between (a put-back leaves removing/ first).
+      for (let attempt = 0; attempt < 3; attempt += 1) {
+        if ((await files.rename(this.recordFile(name), this.takenFile(name))) === 'moved') {
+          if (only === undefined) return 'taken';
+          // Taking back our own record only: another host's goes back at once.
+          const there = await readJson(files, this.takenFile(name), (text) => this.parseRecord(this.takenFile(name), name, text));
+          if (there !== undefined && recordId(there) === recordId(only)) return 'taken';
+          if (await this.putBackFile(files, this.takenFile(name), name, false)) return 'none';
+          throw new Error(`another host's record of ${name} was moved aside and could not be put back yet (this host puts it back within a minute)`);
+        }
+        if ((await files.stat(this.recordFile(name))) !== undefined) continue;
+        const taken = await this.takenOffOf(files, name);
+        if (taken?.host.id === this.host.id) return taken.committed ? 'committed' : 'resumed';
+        if (taken !== undefined) throw new PluginError('IN_USE', `volume ${name} is being removed by host ${taken.host.name} (host ID ${taken.host.id.slice(0, 8)}); try again in a moment`);
+        if ((await files.stat(this.recordFile(name))) === undefined) return 'none';
+      }
+      throw new PluginError('IN_USE', `volume ${name} is being removed and put back by other hosts right now; try again in a moment`);
+    });
+  }
+
+  /**
+   * The commit point of a Remove: the tombstone, naming the record it ends, before any data
+   * goes; then the taken record itself says so (a later Remove of another record of the name
+   * replaces the tombstone, never this).
+   */
+  entomb(name: string): Promise<void> {
+    return this.session(`write the tombstone of volume ${name}`, async (files) => {
+      const entry = await readJson(files, this.takenFile(name), (text) => this.parseRecord(this.takenFile(name), name, text));
+      await this.writeTombstone(files, name, entry);
+      if (entry !== undefined) {
+        // Written beside the tombstones (swept by cleanup when a fault leaves it), renamed into removing/.
+        const temp = `${this.tombstoneFile(name)}.${this.host.id}.taken.tmp`;
+        await files.write(temp, Buffer.from(`${JSON.stringify({ ...entry, committed: true })}\n`));
+        await files.replace(temp, this.takenFile(name));
+      }
+      await this.moveMarker(files);
+    });
+  }
+
+  /** Last step of a Remove, once its data is dealt with: the taken record and our mark go. */
   finishRemove(name: string): Promise<void> {
-    return this.with(`finish removing volume ${name}`, async (client) => {
-      await ensureDir(client, this.removedDir);
-      const tombstone: Tombstone = { name, removedBy: this.host, removedAt: new Date().toISOString() };
-      const temp = `${this.tombstoneFile(name)}.${this.host.id}.tmp`;
-      await client.put(Buffer.from(`${JSON.stringify(tombstone)}\n`), temp);
-      await client.posixRename(temp, this.tombstoneFile(name));
-      await client.delete(this.takenFile(name), true);
-      await client.delete(this.leaseFile(name), true);
+    return this.session(`finish removing volume ${name}`, async (files) => {
+      await files.unlink(this.takenFile(name));
+      await files.unlink(this.markFile(this.host.id, name));
     });
   }
 
   /**
-   * Writes or renews this host's lease (the server stamps its mtime), then says whether the
-   * volume is still on the store: its record, or no sign that a Remove took it off.
+   * Undoes `takeOff` before the commit point: the record goes back. A Create that slipped a
+   * record in meanwhile sees our removing/ file and takes its own back, so the rename is
+   * tried again; the file stays (for `repair`) rather than being lost.
    */
-  renewLease(name: string): Promise<RecordOrTombstone & { present: boolean }> {
-    return this.with(`renew this host's lease on volume ${name}`, async (client) => {
-      await ensureDir(client, path.posix.join(this.leasesDir, name));
-      // Written aside and renamed over: a reader never sees a half-written lease.
-      const temp = `${this.leaseFile(name)}.tmp`;
-      await client.put(Buffer.from(`${JSON.stringify(this.host)}\n`), temp);
-      await client.posixRename(temp, this.leaseFile(name));
-      if ((await client.exists(this.recordFile(name))) === '-') return { present: true };
+  putBack(name: string): Promise<boolean> {
+    return this.session(`put back the record of volume ${name}`, async (files) => {
+      // Past its commit point a Remove is never undone.
+      if ((await this.takenOffOf(files, name))?.committed === true) return false;
+      return this.putBackFile(files, this.takenFile(name), name, false);
+    });
+  }
+
+  /** This host has the volume mounted: its mark, then whether the volume is still on the store. */
+  mark(name: string): Promise<NameOnStore & { present: boolean; catalogueMissing: boolean }> {
+    return this.session(`mark volume ${name} as mounted on this host`, async (files) => {
+      const mark = Buffer.from(`${JSON.stringify(this.host)}\n`);
+      try {
+        await files.write(this.markFile(this.host.id, name), mark);
+      } catch (error) {
+        // Never re-made here when the whole catalogue is gone: that is a store to fix, not to fill.
+        if ((await files.stat(this.volumesDir)) === undefined) return { present: false, catalogueMissing: true };
+        // Our directory of marks was taken for a dead host's (this host was away longer than the TTL).
+        await files.makeDir(path.posix.join(this.mountsDir, this.host.id));
+        await files.write(this.markFile(this.host.id, name), mark).catch(() => Promise.reject(error as Error));
+      }
+      const entry = await readJson(files, this.recordFile(name), (text) => this.parseRecord(this.recordFile(name), name, text));
+      if (entry !== undefined) return { present: true, catalogueMissing: false, entry };
       // In this order: a Remove writes its tombstone before it deletes its removing/ file,
       // so a Remove that finishes between the two reads is still seen by the second.
-      const taking = (await listOrEmpty(client, this.removingDir)).some((file) => file.name.startsWith(`${name}.`));
-      const removed = await readJson(client, this.tombstoneFile(name), (text) => parseTombstone(text, name));
-      return { present: removed === undefined && !taking, removed };
+      const removing = await this.takenOffOf(files, name);
+      const removed = await this.tombstoneOf(files, name);
+      const catalogueMissing = removing === undefined && removed === undefined && (await files.stat(this.volumesDir)) === undefined;
+      return { present: removed === undefined && removing === undefined && !catalogueMissing, removed, removing, catalogueMissing };
     });
   }
 
-  dropLease(name: string): Promise<void> {
-    return this.with(`drop this host's lease on volume ${name}`, async (client) => {
-      await client.delete(this.leaseFile(name), true);
+  /** Writes the mark of a volume mounted here (after a restart or a store outage). */
+  markOnly(name: string): Promise<void> {
+    return this.session(`mark volume ${name} as mounted on this host`, async (files) => {
+      await files.makeDir(path.posix.join(this.mountsDir, this.host.id));
+      await files.write(this.markFile(this.host.id, name), Buffer.from(`${JSON.stringify(this.host)}\n`));
     });
   }
 
-  /** Leases on `name` held by other hosts, with their age by the server's own clock. */
-  private async leasesOf(client: SftpClient, name: string): Promise<Lease[]> {
-    const files = await listOrEmpty(client, path.posix.join(this.leasesDir, name));
-    const others = files.filter((file) => file.type === '-' && file.name.endsWith('.json') && file.name !== `${this.host.id}.json`);
-    if (others.length === 0) return [];
-    const now = await this.serverNow(client);
-    const leases: Lease[] = [];
-    for (const file of others) {
-      const host = await readJson(client, path.posix.join(this.leasesDir, name, file.name), parseHost);
-      leases.push({ host: host ?? { id: printableHostName(file.name.replace(/\.json$/, '')), name: 'unknown host' }, ageSeconds: Math.max(0, (now - file.modifyTime) / 1000) });
-    }
-    return leases;
+  unmark(name: string): Promise<void> {
+    return this.session(`drop this host's mark on volume ${name}`, async (files) => {
+      await files.unlink(this.markFile(this.host.id, name));
+    });
   }
 
-  /** The server's clock, read from the mtime of a file we just wrote: hosts' clocks may differ. */
-  private async serverNow(client: SftpClient): Promise<number> {
-    await ensureDir(client, path.posix.dirname(this.clockFile));
-    await client.put(Buffer.from('tick\n'), this.clockFile);
-    return (await client.stat(this.clockFile)).modifyTime;
+  /** Names this host's marks say it has mounted. */
+  marked(): Promise<string[]> {
+    return this.session("list this host's marks", async (files) => ((await files.list(path.posix.join(this.mountsDir, this.host.id))) ?? []).map((file) => unmarkName(file.name)));
   }
 
   /**
-   * Moves the change marker: its times are set to random values, so two changes within one
-   * second (SFTP times are whole seconds) still give two different stamps.
+   * Removes what no live host needs, and finishes what dead ones left: see
+   * docs/catalogue-protocol.md, "Cleanup". `busy` names this host's Removes in progress;
+   * `held` its mounted volumes.
    */
-  private async moveMarker(client: SftpClient, { sftp }: Connected): Promise<void> {
-    if ((await client.exists(this.markerFile)) === false) await client.put(Buffer.from('moved by every publish and withdrawal\n'), this.markerFile);
-    const stamp = 1_000_000_000 + Math.floor(Math.random() * 1_000_000_000);
-    await new Promise<void>((resolve, reject) => sftp.utimes(this.markerFile, stamp, stamp, (error) => (error ? reject(error) : resolve())));
+  cleanUp(rules: { deadSeconds: number; tombstoneSeconds: number; busy: ReadonlySet<string>; held: ReadonlySet<string> }): Promise<string[]> {
+    return this.session('clean up the store catalogue', async (files) => {
+      const done: string[] = [];
+      const serverNow = await this.writeHeartbeat(files, this.heartbeatFile(this.host.id), false);
+      const beats = new Map(((await files.list(this.hostsDir)) ?? []).filter((file) => file.name.endsWith('.json')).map((file) => [file.name.replace(/\.json$/, ''), file.mtime]));
+      const dead = (id: string): boolean => id !== this.host.id && serverNow - (beats.get(id) ?? -Infinity) > rules.deadSeconds;
+      // A Remove by a host with no heartbeat at all is one of the previous version's, maybe at work: left alone.
+      const deadRemover = (id: string): boolean => beats.has(id) && dead(id);
+      for (const taken of await this.allTakenOff(files)) {
+        const name = taken.entry?.name ?? takenName(taken.file);
+        if (name === undefined) continue;
+        const ours = taken.host.id === this.host.id;
+        if (ours ? rules.busy.has(name) : !deadRemover(taken.host.id)) continue;
+        const file = path.posix.join(this.removingDir, taken.file);
+        if (taken.committed) {
+          await files.unlink(file);
+          done.push(`finished the Remove of ${name} by ${taken.host.name} (data left as it was)`);
+        } else if (await this.putBackFile(files, file, name, true)) {
+          done.push(`put back ${name}, whose Remove by ${taken.host.name} stopped before it committed`);
+        }
+      }
+      for (const file of (await files.list(this.removedDir)) ?? []) {
+        if (file.name.endsWith('.json') ? serverNow - file.mtime > rules.tombstoneSeconds : serverNow - file.mtime > rules.deadSeconds) {
+          await files.unlink(path.posix.join(this.removedDir, file.name));
+        }
+      }
+      for (const dir of (await files.list(this.mountsDir)) ?? []) {
+        const marks = path.posix.join(this.mountsDir, dir.name);
+        if (dir.name === this.host.id) {
+          for (const mark of (await files.list(marks)) ?? []) if (!rules.held.has(unmarkName(mark.name))) await files.unlink(path.posix.join(marks, mark.name));
+        } else if (dead(dir.name)) {
+          for (const mark of (await files.list(marks)) ?? []) await files.unlink(path.posix.join(marks, mark.name));
+          await files.removeDir(marks);
+          done.push(`dropped the marks of dead host ${dir.name}`);
+        }
+      }
+      for (const [id, mtime] of beats) {
+        if (id !== this.host.id && serverNow - mtime > rules.tombstoneSeconds) await files.unlink(this.heartbeatFile(id));
+      }
+      // Temp files are never older than one request; clock files were the previous version's.
+      for (const dir of [this.volumesDir, this.hostsDir, this.removedDir, this.root, path.posix.join(this.root, 'clock')]) {
+        for (const file of (await files.list(dir)) ?? []) {
+          const stale = serverNow - file.mtime > rules.deadSeconds;
+          if (file.kind === 'file' && stale && (file.name.endsWith('.tmp') || dir.endsWith('/clock'))) await files.unlink(path.posix.join(dir, file.name));
+        }
+      }
+      return done;
+    });
+  }
+
+  private async writeHeartbeat(files: StoreFiles, file: string, aside: boolean): Promise<number> {
+    const temp = aside ? file : `${file}.${this.instance}.tmp`;
+    await files.write(temp, Buffer.from(`${JSON.stringify({ ...this.host, instance: this.instance })}\n`));
+    if (!aside) await files.replace(temp, file);
+    const now = (await files.stat(file))?.mtime;
+    if (aside) await files.unlink(temp);
+    if (now === undefined) throw new Error(`the heartbeat ${file} vanished as it was written`);
+    return now;
+  }
+
+  private async writeTombstone(files: StoreFiles, name: string, entry: CatalogueEntry | undefined): Promise<void> {
+    await files.makeDir(this.removedDir);
+    const tombstone: Tombstone & { record?: string } = { name, removedBy: this.host, removedAt: new Date().toISOString(), ...(entry === undefined ? {} : { record: recordId(entry) }) };
+    const temp = `${this.tombstoneFile(name)}.${this.host.id}.tmp`;
+    await files.write(temp, Buffer.from(`${JSON.stringify(tombstone)}\n`));
+    await files.replace(temp, this.tombstoneFile(name));
+  }
+
+  /** A record of ours goes back from removing/; `force` (cleanup) replaces a record that got in meanwhile. */
+  private async putBackFile(files: StoreFiles, file: string, name: string, force: boolean): Promise<boolean> {
+    for (let attempt = 0; attempt < 3; attempt += 1) {
+      const moved = await files.rename(file, this.recordFile(name));
+      if (moved === 'moved' || moved === 'missing') return moved === 'moved';
+    }
+    if (!force) return false;
+    return (await files.replace(file, this.recordFile(name))) === 'moved';
+  }
+
+  /** Our record goes, if it is still ours: renamed aside first, so another host's is never deleted. */
+  private async takeBack(files: StoreFiles, entry: CatalogueEntry): Promise<boolean> {
+    const aside = `${this.recordFile(entry.name)}.${this.host.id}.back.tmp`;
+    if ((await files.replace(this.recordFile(entry.name), aside)) !== 'moved') return false;
+    const there = await readJson(files, aside, (text) => this.parseRecord(aside, entry.name, text));
+    if (there !== undefined && recordId(there) === recordId(entry)) {
+      await files.unlink(aside);
+      return true;
+    }
+    await files.rename(aside, this.recordFile(entry.name));
+    return false;
+  }
+
+  /** Every Remove in progress or left over, any host's, for exactly this name. */
+  private async takenOffOf(files: StoreFiles, name: string): Promise<TakenOff | undefined> {
+    const listed = (await files.list(this.removingDir)) ?? [];
+    const file = listed.find((candidate) => takenName(candidate.name) === name);
+    return file === undefined ? undefined : this.readTaken(files, file.name, name);
+  }
+
+  private async allTakenOff(files: StoreFiles): Promise<TakenOff[]> {
+    const result: TakenOff[] = [];
+    for (const file of (await files.list(this.removingDir)) ?? []) {
+      const name = takenName(file.name);
+      if (name !== undefined) result.push(await this.readTaken(files, file.name, name));
+    }
+    return result;
+  }
+
+  private async readTaken(files: StoreFiles, file: string, name: string): Promise<TakenOff> {
+    const id = file.slice(name.length + 1, -'.json'.length);
+    const text = (await files.read(path.posix.join(this.removingDir, file)))?.toString('utf8');
+    const entry = text === undefined ? undefined : this.parseRecord(path.posix.join(this.removingDir, file), name, text);
+    const tombstone = (await files.read(this.tombstoneFile(name)))?.toString('utf8');
+    const committed = committedFlag(text) || (tombstone !== undefined && (entry === undefined || tombstoneRecord(tombstone) === recordId(entry)));
+    const who = parseHeartbeat((await files.read(this.heartbeatFile(id)))?.toString('utf8'));
+    return { host: { id, name: who?.name ?? id.slice(0, 8) }, entry, committed, file };
+  }
+
+  /** The tombstone; one that cannot be read still says the volume was removed. */
+  private async tombstoneOf(files: StoreFiles, name: string): Promise<Tombstone | undefined> {
+    const text = (await files.read(this.tombstoneFile(name)))?.toString('utf8');
+    if (text === undefined) return undefined;
+    return parseTombstone(text, name) ?? { name, removedBy: { id: '?', name: 'an unknown host' }, removedAt: 'an unknown time (its tombstone is unreadable)' };
+  }
+
+  /**
+   * Replaces the change marker with a file of ours whose times are set to random values:
+   * two changes within one second (SFTP times are whole seconds) still give two stamps, and
+   * only a file's owner may set its times, so each host sets them on its own file. Never
+   * fails the change it marks: the periodic full read catches up.
+   */
+  private async moveMarker(files: StoreFiles): Promise<void> {
+    const temp = `${this.markerFile}.${this.host.id}.tmp`;
+    try {
+      await files.write(temp, Buffer.from(`${Math.random().toString(36).slice(2, 2 + Math.ceil(Math.random() * 10))}\n`));
+      await files.setTimes(temp, 1_000_000_000 + Math.floor(Math.random() * 1_000_000_000));
+      await files.replace(temp, this.markerFile);
+    } catch {
+      // Other hosts see the change at their next full read.
+    }
+  }
+
+  private catalogueMissing(): PluginError {
+    return new PluginError('REMOTE_UNREACHABLE', `the store catalogue ${this.volumesDir} is missing on the store: it was moved, deleted or the store is not the one it was; the local copy answers until it is back`);
   }
 
   private recordFile = (name: string): string => path.posix.join(this.volumesDir, `${name}.json`);
   private takenFile = (name: string): string => path.posix.join(this.removingDir, `${name}.${this.host.id}.json`);
   private tombstoneFile = (name: string): string => path.posix.join(this.removedDir, `${name}.json`);
-  private leaseFile = (name: string): string => path.posix.join(this.leasesDir, name, `${this.host.id}.json`);
+  private heartbeatFile = (id: string): string => path.posix.join(this.hostsDir, `${id}.json`);
+  private markFile = (id: string, name: string): string => path.posix.join(this.mountsDir, id, markName(name));
 }
 
-/**
- * mkdir -p that another host may race: ssh2-sftp-client checks, then creates, and when the
- * other host created the directory in between, OpenSSH answers with a generic failure
- * (reported as "permission denied"). A directory that exists after a failed mkdir is success.
- */
-export async function ensureDir(client: SftpClient, dir: string): Promise<void> {
-  for (let attempt = 1; ; attempt += 1) {
-    try {
-      if ((await client.exists(dir)) === 'd') return;
-      await client.mkdir(forSftpClient(dir), true);
-      return;
-    } catch (error) {
-      if ((await client.exists(dir)) === 'd') return;
-      // A parent made by the other host mid-way: the next round starts below it.
-      if (attempt >= 3) throw error;
-    }
-  }
+/** The volume name of a removing/ file `<name>.<host ID>.json`, exactly (never a prefix). */
+export function takenName(file: string): string | undefined {
+  const match = /^(.+)\.([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.json$/.exec(file);
+  return match?.[1];
 }
 
-async function listOrEmpty(client: SftpClient, dir: string): Promise<SftpClient.FileInfo[]> {
+const markName = (name: string): string => `${name}.mounted`;
+const unmarkName = (file: string): string => file.replace(/\.mounted$/, '');
+
+/** Which record a tombstone ends: the creator and creation time, unique per Create. */
+const recordId = (entry: CatalogueEntry): string => `${entry.createdBy.id}/${entry.createdAt}`;
+
+/** A taken record its Remove marked as past the commit point. */
+function committedFlag(text: string | undefined): boolean {
   try {
-    return await client.list(dir);
-  } catch (error) {
-    if (isMissing(error)) return [];
-    throw error;
+    return text !== undefined && (JSON.parse(text) as { committed?: unknown }).committed === true;
+  } catch {
+    return false;
   }
 }
+
+function tombstoneRecord(text: string): string | undefined {
+  try {
+    const value = JSON.parse(text) as { record?: unknown };
+    return typeof value.record === 'string' ? value.record : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function parseHeartbeat(text: string | undefined): (HostIdentity & { instance: string }) | undefined {
+  if (text === undefined) return undefined;
+  const host = parseHost(text);
+  try {
+    const instance = (JSON.parse(text) as { instance?: unknown }).instance;
+    return host === undefined || typeof instance !== 'string' ? undefined : { ...host, instance };
+  } catch {
+    return undefined;
+  }
+}
+
+const beingRemoved = (name: string, taken: TakenOff): PluginError =>
+  new PluginError(
+    'CONFLICT',
+    `volume ${name} is being removed by host ${taken.host.name} (host ID ${taken.host.id.slice(0, 8)}); its data may be going: create it again once that Remove is done`,
+  );
 
 /** A small JSON file parsed by `parse`; undefined when it is missing (removed while we looked). */
-async function readJson<T>(client: SftpClient, file: string, parse: (text: string) => T | undefined): Promise<T | undefined> {
-  try {
-    return parse(((await client.get(file)) as Buffer).toString('utf8'));
-  } catch (error) {
-    if (isMissing(error)) return undefined;
-    throw error;
-  }
+async function readJson<T>(files: StoreFiles, file: string, parse: (text: string) => T | undefined): Promise<T | undefined> {
+  const data = await files.read(file);
+  return data === undefined ? undefined : parse(data.toString('utf8'));
 }

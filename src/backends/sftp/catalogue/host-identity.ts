@@ -4,11 +4,20 @@ import path from 'node:path';
 import { writeFileAtomic } from '../../../system/atomic-write';
 import type { HostIdentity } from '../../backend';
 
+/** Who this host is on the store, and which process of it this is. */
+export interface HostInstance {
+  host: HostIdentity;
+  /** New at every start: a heartbeat with our ID but another instance is another host with our ID. */
+  instance: string;
+  /** The instance of this data directory's previous process: its heartbeat is our own. */
+  previousInstance: string | undefined;
+}
+
 /**
  * The ID is made once and kept under PLUGIN_DATA_DIR, so it survives restarts and upgrades.
  * `hostName` is HOST_NAME, or the hostname when that is empty.
  */
-export async function loadHostIdentity(dataDir: string, hostName: string): Promise<HostIdentity> {
+export async function loadHostIdentity(dataDir: string, hostName: string): Promise<HostInstance> {
   const file = path.join(dataDir, 'host-id');
   let id: string;
   try {
@@ -18,7 +27,14 @@ export async function loadHostIdentity(dataDir: string, hostName: string): Promi
     id = randomUUID();
     await writeFileAtomic(file, `${id}\n`, 0o644);
   }
-  return { id, name: printableHostName(hostName) };
+  const instanceFile = path.join(dataDir, 'host-instance');
+  const previousInstance = await fs.readFile(instanceFile, 'utf8').then(
+    (text) => text.trim() || undefined,
+    () => undefined,
+  );
+  const instance = randomUUID();
+  await writeFileAtomic(instanceFile, `${instance}\n`, 0o644);
+  return { host: { id, name: printableHostName(hostName) }, instance, previousInstance };
 }
 
 const HOST_ID = /^[a-f0-9-]{36}$/;

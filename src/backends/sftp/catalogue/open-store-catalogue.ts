@@ -1,10 +1,10 @@
 import path from 'node:path';
 import type { Logger } from '../../../log';
-import type { ControlConnections, ControlTarget } from '../control/control-connections';
+import { ControlConnections, type ControlTarget } from '../control/control-connections';
 import type { AdministratorTrust } from '../control/host-trust';
 import type { DefaultStore } from '../default-store';
 import { controlTargetOf, resolveSettings, type SftpSettings } from '../sftp-settings';
-import { CatalogueRemote } from './catalogue-remote';
+import { CatalogueRemote, sftpSession } from './catalogue-remote';
 import { loadHostIdentity } from './host-identity';
 import { checkStoreRecord, RecordGate } from './record-checks';
 import { StoreCatalogue } from './store-catalogue';
@@ -38,10 +38,21 @@ export async function openStoreCatalogue(
     settings ??= resolveSettings({ name: 'catalogue', options: {}, mountpoint: '' }, store, config.keysDir);
     return controlTargetOf(settings, await trust.of(settings.hostkey));
   };
-  const host = await loadHostIdentity(config.dataDir, config.hostName);
+  const { host, instance, previousInstance } = await loadHostIdentity(config.dataDir, config.hostName);
+  const heartbeats = new ControlConnections();
   const gate = new RecordGate((entry) => checkStoreRecord(entry, store, config.keysDir), config.log);
   const catalogue = new StoreCatalogue({
-    remote: new CatalogueRemote(control, target, store.defaults.basePath ?? '.', host, config.log, gate),
+    remote: new CatalogueRemote(
+      sftpSession(control, target, config.log),
+      store.defaults.basePath ?? '.',
+      host,
+      instance,
+      previousInstance,
+      // The heartbeat's own connection (one more SSH login per host): never queued behind Mounts.
+      sftpSession(heartbeats, target, config.log),
+      gate,
+    ),
+    closeConnections: () => heartbeats.closeAll(),
     host,
     admitsKept: (entry) => gate.admitsKept(entry),
     covers: (options) => store.holds(options),

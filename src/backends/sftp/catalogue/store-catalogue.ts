@@ -1,26 +1,32 @@
 import fs from 'node:fs/promises';
 import { KeyedMutex } from '../../../common/keyed-mutex';
-import { describe, PluginError } from '../../../errors';
+import { describe, isPluginError, PluginError } from '../../../errors';
 import type { Logger } from '../../../log';
 import type { VolumeOptions } from '../../../options/schema';
 import { writeFileAtomic } from '../../../system/atomic-write';
 import type { CatalogueEntry, HostIdentity, SharedCatalogue, StoreLookup, Withdrawal } from '../../backend';
-import type { CatalogueRemote, ListedEntry } from './catalogue-remote';
-import type { Tombstone } from './catalogue-records';
+import type { CatalogueRemote, ListedEntry, TakenOff } from './catalogue-remote';
+import type { Lease, Tombstone } from './catalogue-records';
 
 export interface StoreCatalogueOptions {
   remote: CatalogueRemote;
   /** Which volumes live on this store and so belong in its catalogue. */
   covers: (options: VolumeOptions) => boolean;
   host: HostIdentity;
-  /** Local copy of the catalogue, so Get and List answer at once, also after a restart. */
-  cacheFile: string;
+  /** Local copy of the catalogue, so Get and List answer at once, also after a restart; none in the simulation. */
+  cacheFile: string | undefined;
   /** Whether a record of the local copy may still be used (record-checks.ts): a copy may predate the checks. */
   admitsKept: (entry: CatalogueEntry) => boolean;
   leaseTtlSeconds: number;
   /** Seconds between full reads of the catalogue, whether or not the change marker moved. */
   refreshSeconds: number;
   log: Logger;
+  /** This host's clock in ms (Date.now); the simulation gives its own. */
+  clock?: () => number;
+  /** Tombstones and dead hosts' heartbeats older than this go at cleanup (default a day). */
+  tombstoneSeconds?: number;
+  /** Closes what the catalogue opened for itself (the heartbeat's connection) at stop. */
+  closeConnections?: () => Promise<void>;
 }
 
 interface CacheFile {
@@ -35,27 +41,44 @@ const LOOKUP_BOUND_MS = 1000;
 /** "Not on the store" is believed this long: the engine asks every driver for every name. */
 const NEGATIVE_MS = 1000;
 const MAX_NEGATIVE = 10_000;
+/** How often a host cleans up the store (docs/catalogue-protocol.md, "Cleanup"). */
+const CLEANUP_MS = 60_000;
 
 /**
  * The default store's catalogue as this host sees it: an in-memory copy kept current by
- * polling the store's change marker each second, saved locally, plus this host's leases on
- * the volumes it has mounted. The rules for Remove and Mount racing across hosts are in
- * docs/catalogue-protocol.md.
+ * polling the store's change marker each second, saved locally; this host's heartbeat,
+ * which keeps its marks on mounted volumes alive; and the rules for Remove, Create and
+ * Mount racing across hosts (docs/catalogue-protocol.md).
  */
 export class StoreCatalogue implements SharedCatalogue {
   private entries = new Map<string, ListedEntry>();
   private refreshedAt: number | undefined;
-  /** Volumes this host has mounted: their leases are renewed. */
+  /** Volumes this host has mounted: its marks say so on the store. */
   private readonly held = new Set<string>();
-  /** One lease operation per volume at a time: a renewal never re-creates a dropped lease. */
+  /** Held, but the mark could not be written yet (the store down at a restart): written at the next renewal. */
+  private readonly unmarked = new Set<string>();
+  /** Released, but the mark could not be dropped: dropped at the next renewal. */
+  private readonly unreleased = new Set<string>();
+  /** Names of this host's Removes in progress: cleanup leaves their removing/ files alone. */
+  private readonly busy = new Set<string>();
+  /** One mark operation per volume at a time: a late write never re-creates a dropped mark. */
   private readonly leases = new KeyedMutex();
   private readonly absent = new Map<string, number>();
   private readonly removed = new Map<string, Tombstone>();
   private timers: NodeJS.Timeout[] = [];
   private refreshing: Promise<void> | undefined;
+  private renewing: Promise<void> | undefined;
+  private cleaning: Promise<void> | undefined;
   private lastStamp: string | undefined;
   private lastFullRead = 0;
   private namesRevision = 0;
+  /** Local time at which the last successful heartbeat was sent (its start: the conservative end). */
+  private renewedAt: number | undefined;
+  private duplicate: string | undefined;
+  private storeProblem: { since: number; text: string } | undefined;
+  private sawCatalogue = false;
+  private warnedFenced = false;
+  private readonly now: () => number;
   /** Called for names that were in the catalogue and are gone: another host removed them. */
   private removedElsewhere: (name: string) => void = () => undefined;
 
@@ -63,6 +86,7 @@ export class StoreCatalogue implements SharedCatalogue {
 
   constructor(private readonly options: StoreCatalogueOptions) {
     this.covers = options.covers;
+    this.now = options.clock ?? Date.now;
   }
 
   get host(): HostIdentity {
@@ -73,7 +97,13 @@ export class StoreCatalogue implements SharedCatalogue {
     return this.namesRevision;
   }
 
+  /** A lease counts as dead only this long after its host's last heartbeat, by the server's clock. */
+  get deadSeconds(): number {
+    return this.options.leaseTtlSeconds + Math.max(2, this.options.leaseTtlSeconds / 6);
+  }
+
   async load(): Promise<void> {
+    if (this.options.cacheFile === undefined) return;
     try {
       const cache = JSON.parse(await fs.readFile(this.options.cacheFile, 'utf8')) as CacheFile;
       this.entries = new Map(cache.entries.filter((entry) => this.options.admitsKept(entry)).map((entry) => [entry.name, { entry, stamp: '' }]));
@@ -84,19 +114,26 @@ export class StoreCatalogue implements SharedCatalogue {
     }
   }
 
-  start(removedElsewhere: (name: string) => void): void {
+  /** Who hears of names another host withdrew (the service forgets them unless mounted). */
+  onRemovedElsewhere(removedElsewhere: (name: string) => void): void {
     this.removedElsewhere = removedElsewhere;
+  }
+
+  start(removedElsewhere: (name: string) => void): void {
+    this.onRemovedElsewhere(removedElsewhere);
+    void this.renewAll();
     void this.refresh();
     const poll = setInterval(() => void this.refresh(), POLL_MS);
     const renew = setInterval(() => void this.renewAll(), (this.options.leaseTtlSeconds * 1000) / 3);
-    poll.unref();
-    renew.unref();
-    this.timers = [poll, renew];
+    const clean = setInterval(() => void this.repair(), CLEANUP_MS);
+    for (const timer of [poll, renew, clean]) timer.unref();
+    this.timers = [poll, renew, clean];
   }
 
   stop(): void {
     for (const timer of this.timers) clearInterval(timer);
     this.timers = [];
+    void this.options.closeConnections?.().catch(() => undefined);
   }
 
   find(name: string): CatalogueEntry | undefined {
@@ -108,7 +145,18 @@ export class StoreCatalogue implements SharedCatalogue {
   }
 
   ageSeconds(): number | undefined {
-    return this.refreshedAt === undefined ? undefined : Math.round((Date.now() - this.refreshedAt) / 100) / 10;
+    return this.refreshedAt === undefined ? undefined : Math.round((this.now() - this.refreshedAt) / 100) / 10;
+  }
+
+  /** What is wrong between this host and the store, for Status; undefined when nothing is. */
+  health(): string | undefined {
+    const problems: string[] = [];
+    const fenced = this.fenced();
+    if (fenced !== undefined) problems.push(fenced);
+    if (this.storeProblem !== undefined) {
+      problems.push(`store unreachable for ${Math.round((this.now() - this.storeProblem.since) / 1000)} s (${this.storeProblem.text}); answers come from the local copy`);
+    }
+    return problems.length === 0 ? undefined : problems.join('; ');
   }
 
   /** Reads the change marker (one request), and the whole catalogue when it moved or is due. */
@@ -126,10 +174,10 @@ export class StoreCatalogue implements SharedCatalogue {
    */
   async findOnStore(name: string): Promise<StoreLookup> {
     const absentSince = this.absent.get(name);
-    if (absentSince !== undefined && Date.now() - absentSince < NEGATIVE_MS) return this.removedNote(name);
+    if (absentSince !== undefined && this.now() - absentSince < NEGATIVE_MS) return this.removedNote(name);
     let timer: NodeJS.Timeout | undefined;
     const bound = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), LOOKUP_BOUND_MS)));
-    const asked = this.options.remote.readName(name).catch((error: unknown) => {
+    const asked = this.options.remote.readName(name, this.expectCatalogue()).catch((error: unknown) => {
       this.options.log.debug('lookup on the store failed; the local copy answers', { volume: name, error: describe(error) });
       return undefined;
     });
@@ -139,90 +187,292 @@ export class StoreCatalogue implements SharedCatalogue {
       this.learn(found.entry);
       return { entry: found.entry };
     }
-    if (found?.removed !== undefined) this.removed.set(name, found.removed);
+    if (found === undefined) return this.removedNote(name);
+    if (found.removed !== undefined) this.removed.set(name, found.removed);
     if (this.absent.size >= MAX_NEGATIVE) this.absent.clear();
-    this.absent.set(name, Date.now());
+    this.absent.set(name, this.now());
     return this.removedNote(name);
   }
 
+  /**
+   * Publishes a new volume (refused while a Remove of the name is in progress). A failure
+   * after the record may have gone in takes it back, and says whether that worked.
+   */
   async publish(entry: CatalogueEntry): Promise<CatalogueEntry> {
-    const holder = await this.options.remote.publish(entry);
+    if (this.duplicate !== undefined) throw new PluginError('REMOTE_UNREACHABLE', `volume ${entry.name} was not created: ${this.duplicate}`);
+    let holder: CatalogueEntry;
+    try {
+      holder = await this.options.remote.publish(entry);
+    } catch (error) {
+      if (isPluginError(error) && error.code === 'CONFLICT') throw error;
+      const back = await this.unpublish(entry).then(
+        () => 'nothing is left on the store',
+        (undoError: unknown) => `its record may be left on the store without its directory (${describe(undoError)}): run docker volume rm ${entry.name}, then create it again`,
+      );
+      throw new PluginError('STORE_FAILED', `volume ${entry.name} was not created: ${describe(error)}; ${back}`, { cause: error });
+    }
+    this.sawCatalogue = true;
     this.learn(holder);
     return holder;
   }
 
   /**
-   * Takes the record off the store first, then reads the leases: a host that writes its
-   * lease after that finds no record and fails its Mount; one that wrote it before is seen
-   * here, and the record goes back.
+   * Takes back a record this host published for a Create that failed after. Another host
+   * may have mounted it meanwhile, so it goes the way of a Remove (its leases, its
+   * tombstone), and is refused like one.
    */
-  async withdraw(name: string): Promise<Withdrawal> {
-    let taken;
+  async unpublish(entry: CatalogueEntry): Promise<void> {
+    await (await this.withdraw(entry.name, entry)).commit();
+  }
+
+  /**
+   * A Remove's store side (docs/catalogue-protocol.md, "Remove against Mount"): other hosts'
+   * leases are read before the record is touched, so a refused Remove never hides the volume;
+   * then the record is taken off, the leases read again (a Mount that raced us), and the
+   * tombstone written: the commit point, after which the Remove is never undone and the data
+   * may go. Before it, every failure puts the record back or leaves it for `repair`.
+   */
+  async withdraw(name: string, only?: CatalogueEntry): Promise<Withdrawal> {
+    if (this.busy.has(name)) throw new PluginError('IN_USE', `volume ${name} is being removed by this host already; try again in a moment`);
+    this.busy.add(name);
+    const started = this.now();
+    let keepBusy = false;
     try {
-      taken = await this.options.remote.takeOff(name);
-    } catch (error) {
-      throw new PluginError('REMOTE_UNREACHABLE', `cannot withdraw volume ${name} from the store: ${describe(error)}; nothing was removed, try again when the store answers`, { cause: error });
+      await this.requireRenewed((why) => `cannot withdraw volume ${name} from the store: ${why}; nothing was removed, try again when the store answers`);
+      this.refuseLive(name, await this.storeStep(name, 'read the leases', () => this.options.remote.leasesOn(name)));
+      const taken = await this.storeStep(name, 'take the record off', () => this.options.remote.takeOff(name, only), 'if the record was taken off, this host puts it back within a minute');
+      if (taken === 'none') {
+        this.busy.delete(name);
+        return { committed: false, keepData: true, commit: () => Promise.resolve(this.forget(name)), undo: () => Promise.resolve() };
+      }
+      if (taken === 'committed') {
+        // A Remove of ours that passed its commit point and failed after: finished now.
+        keepBusy = true;
+        return this.committedWithdrawal(name);
+      }
+      const putBack = async (why: string): Promise<never> => {
+        const back = await this.options.remote.putBack(name).catch(() => false);
+        throw new PluginError('IN_USE', `${why}; ${back ? 'the volume stays' : 'the record could not be put back yet: this host puts it back within a minute'}`);
+      };
+      let leases: Lease[];
+      try {
+        leases = await this.options.remote.leasesOn(name);
+      } catch (error) {
+        return await putBack(`volume ${name} was not removed: the store failed while reading leases (${describe(error)})`);
+      }
+      const live = this.liveOnes(leases);
+      if (live.length > 0) return await putBack(inUseText(name, live, this.options.leaseTtlSeconds));
+      // A Remove slower than half the TTL may have been counted dead by another host's cleanup.
+      if (this.now() - started > (this.options.leaseTtlSeconds * 1000) / 2) return await putBack(`volume ${name} was not removed: the store answered too slowly to decide safely; try again`);
+      await this.storeStep(name, 'write the tombstone', () => this.options.remote.entomb(name), 'run docker volume rm again on this host to finish, or it is put back within a minute');
+      keepBusy = true;
+      this.removed.set(name, { name, removedBy: this.host, removedAt: new Date(this.now()).toISOString() });
+      return this.committedWithdrawal(name);
+    } finally {
+      if (!keepBusy) this.busy.delete(name);
     }
-    const live = taken.leases.filter((lease) => lease.ageSeconds < this.options.leaseTtlSeconds);
-    const putBack = async (): Promise<void> => {
-      if (taken.taken) await this.options.remote.putBack(name);
-    };
-    if (live.length > 0) {
-      await putBack();
-      const hosts = live.map((lease) => `${lease.host.name} (host ID ${lease.host.id.slice(0, 8)}, lease renewed ${Math.round(lease.ageSeconds)} s ago)`);
-      throw new PluginError('IN_USE', `volume ${name} is mounted on ${hosts.join(', ')}; stop its containers there first. A host that died stops counting ${this.options.leaseTtlSeconds} s after its last renewal`);
-    }
+  }
+
+  /** Past the commit point: the data may go; `commit` drops the removing/ file, `undo` undoes nothing. */
+  private committedWithdrawal(name: string): Withdrawal {
+    this.forget(name);
     return {
+      committed: true,
+      keepData: false,
       commit: async () => {
-        if (taken.taken) await this.options.remote.finishRemove(name);
-        this.forget(name);
+        try {
+          await this.options.remote.finishRemove(name);
+        } finally {
+          this.busy.delete(name);
+        }
         this.held.delete(name);
       },
-      undo: putBack,
+      undo: () => Promise.resolve(void this.busy.delete(name)),
     };
   }
 
   /**
-   * Takes this host's lease before a first Mount, and proves the volume is still on the
-   * store after the lease is written (see withdraw). Renewed until `release`.
+   * Marks the volume as mounted here before a first Mount, and proves it is still on the
+   * store after the mark is written (see withdraw). Refused while this host cannot renew its
+   * heartbeat: a Remove elsewhere may count it dead.
    */
-  hold(name: string): Promise<void> {
+  async hold(name: string, createdAt?: string): Promise<void> {
+    // Outside the mark lock: a renewal takes it to write marks it owes.
+    await this.requireRenewed((why) => `cannot mount store volume ${name} now: ${why}`);
     return this.leases.run(name, async () => {
       let answer;
       try {
-        answer = await this.options.remote.renewLease(name);
+        answer = await this.options.remote.mark(name);
       } catch (error) {
-        throw new PluginError('REMOTE_UNREACHABLE', `cannot take this host's lease on volume ${name} at the store: ${describe(error)}; try again when the store answers`, { cause: error });
+        throw new PluginError('REMOTE_UNREACHABLE', `cannot mark volume ${name} as mounted on this host at the store: ${describe(error)}; try again when the store answers`, { cause: error });
       }
-      if (answer.present) {
+      const replaced = answer.entry !== undefined && createdAt !== undefined && answer.entry.createdAt !== createdAt;
+      if (answer.present && !replaced && this.fenced() === undefined) {
         this.held.add(name);
+        this.unreleased.delete(name);
         return;
       }
-      await this.dropLease(name);
+      await this.unmark(name);
+      if (replaced) {
+        if (answer.entry !== undefined) this.learn(answer.entry);
+        throw new PluginError(
+          'CONFLICT',
+          `volume ${name} on the store is another volume of that name now (created by host ${answer.entry?.createdBy.name} at ${answer.entry?.createdAt}); this host knows the one created at ${createdAt}: remove ${name} here (its data is not touched) and use the store's`,
+        );
+      }
+      if (answer.present) throw new PluginError('REMOTE_UNREACHABLE', `volume ${name} was not mounted: ${this.fenced() ?? ''}`);
+      if (answer.catalogueMissing) throw new PluginError('REMOTE_UNREACHABLE', `volume ${name} was not mounted: the store catalogue is missing on the store; try again when the store is back`);
+      if (answer.removing !== undefined) throw removingText(name, answer.removing);
       if (answer.removed !== undefined) this.removed.set(name, answer.removed);
       this.forget(name);
       throw new PluginError('NOT_FOUND', `volume ${name} ${removedText(answer.removed)}; create it again to use it`);
     });
   }
 
-  /** Keeps renewing a lease the store could not take now (at a restart, the store down). */
+  /** Keeps a volume marked that could not be marked now (at a restart, the store down). */
   keep(name: string): void {
     this.held.add(name);
+    this.unmarked.add(name);
   }
 
-  /** Drops the lease; never fails (a lease not dropped expires). A Mount meanwhile waits for it. */
+  /** Drops the mark; never fails (one not dropped now is dropped at a later renewal). */
   release(name: string): Promise<void> {
     return this.leases.run(name, async () => {
-      if (this.held.delete(name)) await this.dropLease(name);
+      if (this.held.delete(name)) await this.unmark(name);
     });
   }
 
-  private async dropLease(name: string): Promise<void> {
+  /**
+   * Renews this host's heartbeat: one write per host whatever the number of mounted
+   * volumes, never two at once. Marks and unmarks the store could not take before go now.
+   */
+  renewAll(): Promise<void> {
+    this.renewing ??= this.renewOnce().finally(() => {
+      this.renewing = undefined;
+    });
+    return this.renewing;
+  }
+
+  /** Removes what no live host needs and finishes what dead hosts left (docs/catalogue-protocol.md, "Cleanup"). */
+  repair(): Promise<void> {
+    this.cleaning ??= this.cleanOnce().finally(() => {
+      this.cleaning = undefined;
+    });
+    return this.cleaning;
+  }
+
+  private async cleanOnce(): Promise<void> {
+    if (this.fenced() !== undefined) await this.renewAll();
+    const fenced = this.fenced();
+    if (fenced !== undefined) return this.options.log.debug('store catalogue not cleaned up', { problem: fenced });
     try {
-      await this.options.remote.dropLease(name);
+      const done = await this.options.remote.cleanUp({
+        deadSeconds: this.deadSeconds,
+        tombstoneSeconds: this.options.tombstoneSeconds ?? 86_400,
+        busy: this.busy,
+        held: new Set([...this.held, ...this.leasesInFlight()]),
+      });
+      for (const line of done) this.options.log.info('store catalogue cleanup', { done: line });
     } catch (error) {
-      this.options.log.warn('lease not dropped; it expires by itself', { volume: name, error: describe(error) });
+      this.options.log.debug('store catalogue not cleaned up', { error: describe(error) });
     }
+  }
+
+  /** Names whose mark operation runs now: a hold's mark is written before the name is held. */
+  private leasesInFlight(): string[] {
+    return this.leases.keys();
+  }
+
+  private async renewOnce(): Promise<void> {
+    const sent = this.now();
+    try {
+      const beat = await this.options.remote.heartbeat(this.deadSeconds, this.expectCatalogue());
+      if (beat.duplicate !== undefined) {
+        const text = `another running host uses this host's ID ${this.host.id} (its heartbeat is ${Math.round(beat.duplicate.ageSeconds)} s old): a copied data directory? Stop one of them and delete host-id in its data directory; until then this host refuses Create, Remove and first Mounts of store volumes`;
+        if (this.duplicate === undefined) this.options.log.error('duplicate host ID on the store', { hostId: this.host.id, other: beat.duplicate.name });
+        this.duplicate = text;
+        return;
+      }
+      this.duplicate = undefined;
+      this.renewedAt = sent;
+      if (this.warnedFenced) this.options.log.info('store lease renewed again; first Mounts are accepted', {});
+      this.warnedFenced = false;
+    } catch (error) {
+      const fenced = this.fenced();
+      if (fenced !== undefined && !this.warnedFenced) {
+        this.warnedFenced = true;
+        this.options.log.warn('store lease not renewed', { problem: fenced, error: describe(error) });
+      }
+      return;
+    }
+    for (const name of [...this.unmarked]) {
+      await this.leases.run(name, async () => {
+        if (!this.held.has(name)) return void this.unmarked.delete(name);
+        await this.options.remote.markOnly(name).then(
+          () => this.unmarked.delete(name),
+          () => undefined,
+        );
+      });
+    }
+    for (const name of [...this.unreleased]) {
+      await this.leases.run(name, async () => {
+        if (this.held.has(name)) return void this.unreleased.delete(name);
+        await this.options.remote.unmark(name).then(
+          () => this.unreleased.delete(name),
+          () => undefined,
+        );
+      });
+    }
+  }
+
+  /** Why this host must not start a Mount or Remove now; undefined when it may. */
+  private fenced(): string | undefined {
+    if (this.duplicate !== undefined) return this.duplicate;
+    const half = (this.options.leaseTtlSeconds * 1000) / 2;
+    if (this.renewedAt === undefined) return 'this host has not renewed its heartbeat on the store yet';
+    const since = this.now() - this.renewedAt;
+    if (since <= half) return undefined;
+    return `this host could not renew its heartbeat on the store for ${Math.round(since / 1000)} s (half the lease TTL is ${half / 1000} s): first Mounts are refused until it can, and after ${this.deadSeconds} s other hosts may remove volumes mounted here`;
+  }
+
+  private async requireRenewed(refusal: (why: string) => string): Promise<void> {
+    if (this.fenced() === undefined) return;
+    await this.renewAll();
+    const fenced = this.fenced();
+    if (fenced !== undefined) throw new PluginError('REMOTE_UNREACHABLE', refusal(fenced));
+  }
+
+  private liveOnes(leases: Lease[]): Lease[] {
+    return leases.filter((lease) => lease.ageSeconds < this.deadSeconds);
+  }
+
+  private refuseLive(name: string, leases: Lease[]): void {
+    const live = this.liveOnes(leases);
+    if (live.length > 0) throw new PluginError('IN_USE', inUseText(name, live, this.options.leaseTtlSeconds));
+  }
+
+  /** A store step of a Remove: its failure says what state it leaves. */
+  private async storeStep<T>(name: string, what: string, work: () => Promise<T>, after = 'nothing was changed'): Promise<T> {
+    try {
+      return await work();
+    } catch (error) {
+      if (isPluginError(error) && error.code !== 'STORE_FAILED') throw error;
+      throw new PluginError('REMOTE_UNREACHABLE', `volume ${name} was not removed: the store failed to ${what} (${describe(error)}); ${after}`, { cause: error });
+    }
+  }
+
+  private async unmark(name: string): Promise<void> {
+    try {
+      await this.options.remote.unmark(name);
+      this.unreleased.delete(name);
+    } catch (error) {
+      this.unreleased.add(name);
+      this.options.log.warn('mark not dropped; dropped at the next renewal', { volume: name, error: describe(error) });
+    }
+  }
+
+  private expectCatalogue(): boolean {
+    return this.sawCatalogue || this.entries.size > 0;
   }
 
   private removedNote(name: string): StoreLookup {
@@ -241,40 +491,43 @@ export class StoreCatalogue implements SharedCatalogue {
     if (this.entries.delete(name)) this.namesRevision += 1;
   }
 
-  /** Each renewal under the name's lease lock: a lease released meanwhile is not written again. */
-  private async renewAll(): Promise<void> {
-    for (const name of [...this.held]) {
-      await this.leases.run(name, async () => {
-        if (!this.held.has(name)) return;
-        await this.options.remote.renewLease(name).catch((error: unknown) => this.options.log.debug('lease renewal failed', { volume: name, error: describe(error) }));
-      });
-    }
-  }
-
   private async readStore(): Promise<void> {
     try {
       const stamp = await this.options.remote.changeStamp();
-      const due = Date.now() - this.lastFullRead >= this.options.refreshSeconds * 1000;
+      const due = this.now() - this.lastFullRead >= this.options.refreshSeconds * 1000;
       if (stamp === this.lastStamp && !due) {
-        this.refreshedAt = Date.now();
+        this.refreshedAt = this.now();
+        this.storeProblem = undefined;
         return;
       }
       const previous = this.entries;
-      const next = await this.options.remote.list(previous);
+      const next = await this.options.remote.list(previous, this.expectCatalogue());
       this.entries = next;
       this.lastStamp = stamp;
-      this.lastFullRead = Date.now();
+      this.lastFullRead = this.now();
       this.refreshedAt = this.lastFullRead;
+      this.storeProblem = undefined;
+      if (next.size > 0) this.sawCatalogue = true;
       if (previous.size !== next.size || [...next.keys()].some((name) => !previous.has(name))) this.namesRevision += 1;
       for (const name of next.keys()) this.absent.delete(name);
       for (const name of previous.keys()) if (!next.has(name)) this.removedElsewhere(name);
       const cache: CacheFile = { refreshedAt: this.refreshedAt, entries: [...next.values()].map((listed) => listed.entry) };
-      await writeFileAtomic(this.options.cacheFile, JSON.stringify(cache));
+      if (this.options.cacheFile !== undefined) await writeFileAtomic(this.options.cacheFile, JSON.stringify(cache));
     } catch (error) {
+      this.storeProblem ??= { since: this.now(), text: describe(error) };
+      this.storeProblem.text = describe(error);
       this.options.log.debug('catalogue not refreshed', { error: describe(error) });
     }
   }
 }
+
+const inUseText = (name: string, live: Lease[], ttl: number): string => {
+  const hosts = live.map((lease) => `${lease.host.name} (host ID ${lease.host.id.slice(0, 8)}, lease renewed ${Math.round(lease.ageSeconds)} s ago)`);
+  return `volume ${name} is mounted on ${hosts.join(', ')}; stop its containers there first. A host that died stops counting a little over ${ttl} s after its last heartbeat`;
+};
+
+const removingText = (name: string, taken: TakenOff): PluginError =>
+  new PluginError('NOT_FOUND', `volume ${name} is being removed by host ${taken.host.name} (host ID ${taken.host.id.slice(0, 8)}); it cannot be mounted now, try again in a moment`);
 
 const removedText = (tombstone: Tombstone | undefined): string =>
   tombstone === undefined ? 'was removed from the store' : `was removed from the store by host ${tombstone.removedBy.name} at ${tombstone.removedAt}`;

@@ -1,0 +1,65 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { delay } from '../support/daemon-process';
+import { withSshdAndDaemon } from '../support/sshd-and-daemon';
+
+const errOf = (body: Record<string, unknown>): string => (typeof body.Err === 'string' ? body.Err : '');
+
+/**
+ * Leases that hold (issue 19 #3, docs/catalogue-protocol.md "Leases"): daemons as hosts of
+ * one store on a real sshd, host A behind a latency proxy.
+ */
+describe('store catalogue leases under load and when renewal is impossible (daemons, a real sshd)', function () {
+  this.timeout(10 * 60_000);
+  const fixture = withSshdAndDaemon({ prefix: 'dvs-lease', hosts: 0, store: 'store', latencyMs: 100, perTest: true, env: { LOG_LEVEL: 'warn' } });
+
+  it('keeps 40 volumes mounted through a 100 ms RTT line for 90 s: B removes none of the 40', async () => {
+    const proxyPort = String(fixture.proxies[0]?.port);
+    const a = await fixture.addDaemon({ name: 'host-a', env: { SFTP_PORT: proxyPort, SFTP_IDLE_UNMOUNT: '0' } });
+    const b = await fixture.addDaemon({ name: 'host-b' });
+    const names = Array.from({ length: 40 }, (_, index) => `busy${index}`);
+    for (const name of names) await a.client.create(name);
+    await Promise.all(names.map((name) => a.client.mount(name, `c-${name}`)));
+    await delay(90_000);
+    const refused: string[] = [];
+    for (const name of names) {
+      const err = errOf((await b.client.call('/VolumeDriver.Remove', { Name: name })).body);
+      if (/is mounted on host-a/.test(err)) refused.push(name);
+    }
+    console.log(`      B's Remove refused for ${refused.length} of 40 after 90 s`);
+    assert.equal(refused.length, 40, `B removed ${names.filter((name) => !refused.includes(name)).join(', ')} while A had them mounted`);
+    for (const name of names) assert.ok(fs.existsSync(fixture.sshd.serverPath('store', '.docker-volume-sftp', 'volumes', `${name}.json`)), `record of ${name}`);
+  });
+
+  it('says in Status that renewal fails, refuses first Mounts, and B cannot remove the volume before the TTL has passed', async () => {
+    const ttl = 6;
+    const env = { SFTP_LEASE_TTL: String(ttl) };
+    const a = await fixture.addDaemon({ name: 'host-a', env });
+    const b = await fixture.addDaemon({ name: 'host-b', env });
+    await a.client.create('held');
+    await a.client.create('later');
+    await a.client.mount('held', 'c1');
+    // A's heartbeat goes through a temp file of its own: a directory in its place makes renewal impossible on the server.
+    const read = (file: string): string => fs.readFileSync(path.join(a.dirs.dataDir, file), 'utf8').trim();
+    const blocked = Date.now();
+    fs.mkdirSync(fixture.sshd.serverPath('store', '.docker-volume-sftp', 'hosts', `${read('host-id')}.json.${read('host-instance')}.tmp`));
+    const refusedAt: number[] = [];
+    let removedAt: number | undefined;
+    while (removedAt === undefined && Date.now() - blocked < 60_000) {
+      const err = errOf((await b.client.call('/VolumeDriver.Remove', { Name: 'held' })).body);
+      if (err === '') removedAt = Date.now();
+      else {
+        assert.match(err, /volume held is mounted on host-a/);
+        refusedAt.push(Date.now());
+      }
+      await delay(500);
+    }
+    assert.ok(removedAt !== undefined, 'B never removed the volume of a host that cannot renew');
+    assert.ok(removedAt - blocked >= ttl * 1000, `B removed it ${removedAt - blocked} ms after A's renewal became impossible (TTL ${ttl} s)`);
+    const status = (await a.client.get('held')).Status as Record<string, unknown>;
+    assert.match(String(status.storeProblem), /could not renew its heartbeat on the store for \d+ s/);
+    assert.match(await a.client.err('/VolumeDriver.Mount', { Name: 'later', ID: 'c2' }), /first Mounts are refused until it can/);
+    await a.waitForLog((entry) => entry.msg === 'store lease not renewed');
+  });
+});

@@ -1,0 +1,243 @@
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { SimulatedHost, STORE_BASE } from '../support/simulated-host';
+import { SimulatedStore, type PendingOperation } from '../support/simulated-store';
+
+/**
+ * The store catalogue protocol, one scenario at a time, with the real catalogue code over
+ * the in-memory SFTP server (the simulation's fake, at the process boundary): the cases of
+ * issue 19 that the random schedules of catalogue-simulation.test.ts meet only by chance.
+ */
+const CATALOGUE = path.posix.join(STORE_BASE, '.docker-volume-sftp');
+const TTL = 30;
+const OPTIONS = { remove: 'delete' };
+
+class World {
+  readonly store = new SimulatedStore();
+  readonly trace: string[] = [];
+  private ms = 0;
+
+  constructor() {
+    this.store.auto = true;
+  }
+
+  host(letter: string, more: ConstructorParameters<typeof SimulatedHost>[6] = {}, login = 'user'): SimulatedHost {
+    const id = `${letter.charCodeAt(0).toString(16).padStart(8, '0')}-0000-4000-8000-000000000000`;
+    return new SimulatedHost({ id, name: `host${letter}` }, login, this.store, TTL, (line) => this.trace.push(line), () => this.ms, more);
+  }
+
+  /** Time passes on every clock alike. */
+  advance(seconds: number): void {
+    this.ms += seconds * 1000;
+    this.store.now += seconds;
+  }
+
+  /** Runs `work` with requests applied one by one; those `held` wait while any other is pending. */
+  async drive<T>(work: Promise<T>, held: (operation: PendingOperation) => boolean): Promise<T> {
+    this.store.auto = false;
+    let done = false;
+    void work.then(
+      () => (done = true),
+      () => (done = true),
+    );
+    while (!done) {
+      await new Promise((resolve) => setImmediate(resolve));
+      const index = this.store.pending.findIndex((operation) => !held(operation));
+      const [operation] = this.store.pending.splice(index === -1 ? 0 : index, 1);
+      operation?.apply('none');
+    }
+    this.store.auto = true;
+    return work;
+  }
+
+  /** Applies whatever is still pending (a call that was held back). */
+  async flush(): Promise<void> {
+    for (let round = 0; round < 200 && (this.store.pending.length > 0 || round < 3); round += 1) {
+      await new Promise((resolve) => setImmediate(resolve));
+      this.store.pending.splice(0, 1)[0]?.apply('none');
+    }
+  }
+}
+
+const started = async (...hosts: SimulatedHost[]): Promise<void> => {
+  for (const host of hosts) await host.catalogue.renewAll();
+};
+
+describe('store catalogue protocol: the cases of issue 19 on a simulated store', () => {
+  it('refuses a Create of a name whose Remove on another host is deleting the data, naming that host; the data is never shared (#4)', async () => {
+    const world = new World();
+    const [a, c] = [world.host('A'), world.host('C')];
+    await started(a, c);
+    await a.create('app', OPTIONS);
+    await a.files.write(path.posix.join(STORE_BASE, 'app', 'old-file'), Buffer.from('old'));
+    // A's Remove stops before its tombstone (its record in removing/, its data still there) while C creates the name.
+    const removing = a.remove('app');
+    const creating = world.drive(
+      (async () => {
+        while (!world.store.has(path.posix.join(CATALOGUE, 'removing', `app.${a.identity.id}.json`))) await new Promise((resolve) => setImmediate(resolve));
+        return c.create('app', OPTIONS);
+      })(),
+      (operation) => operation.host === 'hostA' && operation.what.includes('/removed/'),
+    );
+    await assert.rejects(creating, /volume app is being removed by host hostA/);
+    await world.flush();
+    assert.equal(await removing, 'removed');
+    assert.equal(world.store.has(path.posix.join(CATALOGUE, 'volumes', 'app.json')), false, 'no record of C survives');
+    assert.equal(world.store.has(path.posix.join(STORE_BASE, 'app')), false, 'no directory of C was made to be deleted under it');
+    assert.equal(await c.create('app', OPTIONS), 'published', 'once the Remove is done the name is free');
+  });
+
+  it('refuses a Remove while another host has the volume mounted without taking the record off, so it never vanishes elsewhere (#6)', async () => {
+    const world = new World();
+    const [a, b, c] = [world.host('A'), world.host('B'), world.host('C')];
+    await started(a, b, c);
+    await a.create('app', OPTIONS);
+    await b.mount('app');
+    world.store.log.length = 0;
+    await assert.rejects(a.remove('app'), /volume app is mounted on hostB \(host ID 00000042/);
+    assert.deepEqual(
+      world.store.log.filter((line) => line.includes('/volumes/app.json')),
+      [],
+      'the record was not touched',
+    );
+    assert.equal((await c.catalogue.findOnStore('app')).entry?.name, 'app');
+  });
+
+  it('lets a Remove of app.db hold up nothing of app: removing/ names are matched exactly (#8)', async () => {
+    const world = new World();
+    const [a, b] = [world.host('A'), world.host('B')];
+    await started(a, b);
+    await a.create('app.db', OPTIONS);
+    // A's Remove of app.db stopped after its take-off.
+    await a.files.makeDir(path.posix.join(CATALOGUE, 'removing'));
+    await a.files.rename(path.posix.join(CATALOGUE, 'volumes', 'app.db.json'), path.posix.join(CATALOGUE, 'removing', `app.db.${a.identity.id}.json`));
+    assert.equal(await b.create('app', OPTIONS), 'published');
+    assert.equal(await b.mount('app'), 'mounted');
+    await assert.rejects(b.mount('app.db'), /volume app.db is being removed by host hostA/);
+  });
+
+  it('counts an unreadable tombstone as a tombstone: a Mount of the removed volume is refused (#8)', async () => {
+    const world = new World();
+    const [a, b] = [world.host('A'), world.host('B')];
+    await started(a, b);
+    await a.create('app', OPTIONS);
+    const entry = await b.catalogue.findOnStore('app');
+    await a.remove('app');
+    await a.files.write(path.posix.join(CATALOGUE, 'removed', 'app.json'), Buffer.from('{"truncated'));
+    b.local.set('app', entry.entry as NonNullable<typeof entry.entry>);
+    await assert.rejects(b.mount('app'), /volume app was removed from the store by host an unknown host/);
+  });
+
+  it('takes a missing catalogue directory for an unreachable store: the local copy answers, Status says so, no Mount (#5)', async () => {
+    const world = new World();
+    const [a, b] = [world.host('A'), world.host('B')];
+    await started(a, b);
+    await a.create('app', OPTIONS);
+    await b.catalogue.refresh();
+    assert.ok(b.catalogue.find('app') !== undefined);
+    world.store.moveTree(CATALOGUE, `${CATALOGUE}.aside`);
+    world.advance(11);
+    await b.catalogue.refresh();
+    assert.ok(b.catalogue.find('app') !== undefined, 'the volume stays known');
+    assert.match(b.catalogue.health() ?? '', /store unreachable .*store catalogue .* is missing/);
+    assert.deepEqual(await b.catalogue.findOnStore('logs'), {});
+    await assert.rejects(b.mount('app'), /store catalogue is missing on the store/);
+    assert.equal(world.store.has(CATALOGUE), false, 'nothing re-made the catalogue meanwhile');
+    world.store.moveTree(`${CATALOGUE}.aside`, CATALOGUE);
+    world.advance(11);
+    await b.catalogue.renewAll();
+    await b.catalogue.refresh();
+    assert.equal(b.catalogue.health(), undefined);
+    assert.equal(await b.mount('app'), 'mounted');
+  });
+
+  it('moves the change marker for every host on a store written by several logins (#7)', async () => {
+    const world = new World();
+    const [a, b] = [world.host('A', {}, 'alice'), world.host('B', {}, 'bob')];
+    await started(a, b);
+    const stamps = [await b.catalogue.refresh().then(() => world.store.mtime(path.posix.join(CATALOGUE, 'changes')))];
+    await a.create('app', OPTIONS);
+    stamps.push(world.store.mtime(path.posix.join(CATALOGUE, 'changes')));
+    assert.equal(await b.create('logs', OPTIONS), 'published');
+    stamps.push(world.store.mtime(path.posix.join(CATALOGUE, 'changes')));
+    assert.equal(await b.remove('app'), 'removed');
+    stamps.push(world.store.mtime(path.posix.join(CATALOGUE, 'changes')));
+    assert.equal(new Set(stamps).size, 4, `every change moved the marker: ${stamps.join(', ')}`);
+  });
+
+  it('refuses a second running host with the same host ID, saying what to do; a restart of the same host is no duplicate (#8)', async () => {
+    const world = new World();
+    const a = world.host('A', { instance: 'first' });
+    await started(a);
+    await a.create('app', OPTIONS);
+    const clone = world.host('A', { instance: 'clone' });
+    await clone.catalogue.renewAll();
+    assert.match(clone.catalogue.health() ?? '', /another running host uses this host's ID .*delete host-id in its data directory/);
+    await assert.rejects(clone.mount('app'), /another running host uses this host's ID/);
+    await assert.rejects(clone.create('logs', OPTIONS), /another running host uses this host's ID/);
+    const restarted = world.host('A', { instance: 'second', previousInstance: 'first' });
+    await restarted.catalogue.renewAll();
+    assert.equal(restarted.catalogue.health(), undefined);
+  });
+
+  it('fences a host that cannot renew: Status says so after TTL/2, first Mounts are refused, and a Remove elsewhere waits the TTL and a margin (#3)', async () => {
+    const world = new World();
+    const [a, b] = [world.host('A'), world.host('B')];
+    await started(a, b);
+    await a.create('app', OPTIONS);
+    await a.create('logs', OPTIONS);
+    await a.mount('app');
+    world.store.fault = (operation) => (operation.host === 'hostA' ? 'before' : 'none');
+    world.advance(TTL / 2 + 1);
+    await a.catalogue.renewAll();
+    assert.match(a.catalogue.health() ?? '', /could not renew its heartbeat on the store for 16 s .*first Mounts are refused/);
+    await assert.rejects(a.mount('logs'), /first Mounts are refused until it can/);
+    for (const seconds of [0, 10, TTL + 5 - 16 - 11]) {
+      world.advance(seconds);
+      await assert.rejects(b.remove('app'), /volume app is mounted on hostA/, `refused ${world.store.now} s`);
+    }
+    world.advance(2);
+    assert.equal(await b.remove('app'), 'removed', 'after the TTL and its margin the dead host no longer counts');
+  });
+
+  it('renews with one heartbeat per host, whatever the number of mounted volumes (#3)', async () => {
+    const world = new World();
+    const a = world.host('A');
+    await started(a);
+    const cost = async (): Promise<number> => {
+      world.store.log.length = 0;
+      world.advance(10);
+      await a.catalogue.renewAll();
+      return world.store.log.length;
+    };
+    await a.create('v0', OPTIONS);
+    await a.mount('v0');
+    const one = await cost();
+    for (let index = 1; index < 40; index += 1) {
+      await a.create(`v${index}`, OPTIONS);
+      await a.mount(`v${index}`);
+    }
+    assert.equal(await cost(), one, `requests per renewal with 40 volumes mounted, as with 1 (${one})`);
+  });
+
+  it('keeps the store bounded over 1,000 create/remove cycles of distinct names (#9)', async () => {
+    const world = new World();
+    const [a, b] = [world.host('A', { tombstoneSeconds: 600 }), world.host('B', { tombstoneSeconds: 600 })];
+    await started(a, b);
+    for (let cycle = 0; cycle < 1000; cycle += 1) {
+      const [creator, remover] = cycle % 2 === 0 ? [a, b] : [b, a];
+      await creator.create(`v${cycle}`, OPTIONS);
+      await creator.mount(`v${cycle}`);
+      await creator.unmount(`v${cycle}`);
+      await remover.remove(`v${cycle}`);
+      world.advance(10);
+      if (cycle % 6 === 0) {
+        await a.catalogue.renewAll();
+        await b.catalogue.renewAll();
+        await a.catalogue.repair();
+      }
+    }
+    const files = world.store.below(STORE_BASE).filter((file) => world.store.kind(file) === 'file');
+    assert.ok(files.length <= 80, `${files.length} files on the store after 1,000 cycles: ${files.slice(0, 10).join(', ')}`);
+  });
+});
