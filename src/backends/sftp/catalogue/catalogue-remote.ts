@@ -199,7 +199,7 @@ export class CatalogueRemote {
         await files.unlink(temp);
         const existing = await readJson(files, final, (text) => this.parseRecord(final, entry.name, text));
         if (existing === undefined) {
-          throw new PluginError('STORE_FAILED', `the store holds a record for volume ${entry.name} at ${final} that this host cannot read or refuses (the plugin's log says why); move it aside on the server, or use another name`);
+          throw new PluginError('STORE_FAILED', `the store holds a record for volume ${entry.name} at ${final} that this host refuses (the plugin's log says why); move it aside on the server, or use another name`);
         }
         return existing;
       }
