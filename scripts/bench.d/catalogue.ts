@@ -17,7 +17,12 @@ export interface CatalogueSizes {
   removals: number;
   /** Seconds an idle host's store operations are counted over. */
   idleSeconds: number;
+  /** Mounted store volumes at which a host's store operations are counted (renewal traffic). */
+  mountedVolumes: number[];
 }
+
+/** The measure of a host's store operations with `mounted` store volumes mounted. */
+export const withMounted = (mounted: number): string => `store operations of a host with ${mounted} store volumes mounted`;
 
 /** What is measured, in the order of the page. */
 export const CATALOGUE_TESTS = {
@@ -86,6 +91,25 @@ export async function catalogue(sizes: CatalogueSizes, store: SuiteStore, cleanu
     const kinds = new Map<string, number>();
     for (const line of idle) kinds.set(String(line.what), (kinds.get(String(line.what)) ?? 0) + 1);
     store.note(`An idle host's store operations in ${sizes.idleSeconds} s: ${[...kinds].map(([k, n]) => `${k}: ${n}`).join(', ') || 'none'}.`);
+
+    // Renewal traffic: what keeping its mounts costs a host, as their number grows.
+    let mounted = 0;
+    for (const target of sizes.mountedVolumes) {
+      log(`catalogue: host B mounts ${target} store volumes`);
+      for (; mounted < target; mounted += 1) {
+        await a.client.create(`leased-${mounted}`);
+        await b.client.mount(`leased-${mounted}`, 'bench');
+      }
+      await delay(2000);
+      const from = b.logLines().filter((line) => line.msg === 'store operation').length;
+      await delay(sizes.idleSeconds * 1000);
+      const ops = b.logLines().filter((line) => line.msg === 'store operation').slice(from);
+      store.add('catalogue', withMounted(target), 'ours', 'per second', 'lower', ops.length / sizes.idleSeconds);
+      const byKind = new Map<string, number>();
+      for (const line of ops) byKind.set(String(line.what), (byKind.get(String(line.what)) ?? 0) + 1);
+      store.note(`Host B with ${target} store volumes mounted, store operations in ${sizes.idleSeconds} s: ${[...byKind].map(([k, n]) => `${k}: ${n}`).join(', ') || 'none'}.`);
+      store.save();
+    }
 
     sshd.pause();
     try {
