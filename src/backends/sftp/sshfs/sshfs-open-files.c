@@ -471,20 +471,21 @@ __attribute__((constructor)) static void read_environment(void)
 		fputs("sshfs-open-files.so loaded\n", stderr);
 }
 
-struct fuse *fuse_new(struct fuse_args *args, const struct fuse_operations *op, size_t op_size, void *user_data)
-{
-	typedef struct fuse *(*fuse_new_fn)(struct fuse_args *, const struct fuse_operations *, size_t, void *);
-	fuse_new_fn real = (fuse_new_fn)dlvsym(RTLD_NEXT, "fuse_new", "FUSE_3.1");
-	struct fuse_operations wrapped;
+static struct fuse_operations wrapped;
 
-	if (real == NULL)
-		real = (fuse_new_fn)dlsym(RTLD_NEXT, "fuse_new_31");
-	if (real == NULL || op == NULL || op_size > sizeof(inner))
-		return real == NULL ? NULL : real(args, op, op_size, user_data);
+/*
+ * The table to hand libfuse: sshfs's with the operations above put in, or sshfs's own when
+ * it lacks one they need (or is a table this library already made: libfuse's compatibility
+ * entry points may call one another).
+ */
+static const struct fuse_operations *table_for(const struct fuse_operations *op, size_t *op_size)
+{
+	if (op == NULL || op == &wrapped || *op_size > sizeof(inner))
+		return op;
 	memset(&inner, 0, sizeof(inner));
-	memcpy(&inner, op, op_size);
+	memcpy(&inner, op, *op_size);
 	if (!wraps_every_file_operation())
-		return real(args, op, op_size, user_data);
+		return op;
 	wrapped = inner;
 	wrapped.open = open_file;
 	wrapped.create = inner.create != NULL ? create_file : NULL;
@@ -500,5 +501,38 @@ struct fuse *fuse_new(struct fuse_args *args, const struct fuse_operations *op, 
 	wrapped.utimens = utimens_file;
 	wrapped.release = release_file;
 	wrapped.init = init_filesystem;
-	return real(args, &wrapped, sizeof(wrapped), user_data);
+	*op_size = sizeof(wrapped);
+	return &wrapped;
+}
+
+/* sshfs built against libfuse up to 3.16 (Debian 12) calls fuse_new@FUSE_3.1. */
+#undef fuse_new
+struct fuse *fuse_new(struct fuse_args *args, const struct fuse_operations *op, size_t op_size, void *user_data)
+{
+	typedef struct fuse *(*fuse_new_fn)(struct fuse_args *, const struct fuse_operations *, size_t, void *);
+	fuse_new_fn real = (fuse_new_fn)dlvsym(RTLD_NEXT, "fuse_new", "FUSE_3.1");
+
+	if (real == NULL)
+		real = (fuse_new_fn)dlsym(RTLD_NEXT, "fuse_new_31");
+	if (real == NULL)
+		return NULL;
+	op = table_for(op, &op_size);
+	return real(args, op, op_size, user_data);
+}
+
+/*
+ * sshfs built against libfuse 3.17 (Debian 13) calls _fuse_new_31@FUSE_3.17, which also
+ * takes the version of the headers it was built with (passed on untouched).
+ */
+struct libfuse_version; /* declared by 3.17's headers only; passed on as it came */
+struct fuse *_fuse_new_31(struct fuse_args *args, const struct fuse_operations *op, size_t op_size, struct libfuse_version *version, void *user_data);
+struct fuse *_fuse_new_31(struct fuse_args *args, const struct fuse_operations *op, size_t op_size, struct libfuse_version *version, void *user_data)
+{
+	typedef struct fuse *(*fuse_new_317_fn)(struct fuse_args *, const struct fuse_operations *, size_t, struct libfuse_version *, void *);
+	fuse_new_317_fn real = (fuse_new_317_fn)dlvsym(RTLD_NEXT, "_fuse_new_31", "FUSE_3.17");
+
+	if (real == NULL)
+		return NULL;
+	op = table_for(op, &op_size);
+	return real(args, op, op_size, version, user_data);
 }
