@@ -5,6 +5,7 @@ import type { TestSshd } from '../../support/sshd';
 import { processesOf } from '../../support/sftp-fixtures';
 import { BUSYBOX, PLUGIN, type Engine } from '../support/engine';
 import { assertCreatedAt, serverFile, sftpOptions } from '../support/helpers';
+import { runOk } from '../support/proc';
 import { timedDescribe } from '../support/timings';
 import { PASSWORD_FILE, World } from '../support/world';
 
@@ -27,6 +28,12 @@ export function volumeLifecycle(world: World): void {
       [a, sshd] = await Promise.all([world.engineA(), world.sshd()]);
     });
 
+    it('the plugin runs Node.js 24 LTS: node --version in its rootfs', async function () {
+      this.timeout(60_000);
+      const version = (await runOk('chroot', [await a.pluginRootfs(), 'node', '--version'])).trim();
+      assert.match(version, /^v24\./, `node --version in the plugin: ${version}`);
+    });
+
     it('local volume: create, inspect (RFC 3339 CreatedAt, Status), ls, write then read in a second container, rm', async function () {
       this.timeout(120_000);
       await a.createVolume('c1-local');
@@ -41,7 +48,7 @@ export function volumeLifecycle(world: World): void {
       await a.runContainer(['-v', 'c1-local:/data'], 'echo hello-local > /data/msg');
       assert.equal(await a.runContainer(['-v', 'c1-local:/data'], 'cat /data/msg'), 'hello-local\n');
       // local data lives in the plugin's data mount on the host
-      const hostDir = path.join(World.dataDir(a), 'volumes', 'c1-local');
+      const hostDir = path.join(World.hostDataDir(a), 'volumes', 'c1-local');
       assert.equal(fs.readFileSync(path.join(hostDir, 'msg'), 'utf8'), 'hello-local\n');
 
       await a.dockerOk(['volume', 'rm', 'c1-local']);
