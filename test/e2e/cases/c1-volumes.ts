@@ -9,6 +9,21 @@ import { runOk } from '../support/proc';
 import { timedDescribe } from '../support/timings';
 import { PASSWORD_FILE, World } from '../support/world';
 
+/** Bytes a directory tree takes on disk, as `du` counts them (allocated blocks, hard links once). */
+function diskUsage(dir: string, seen = new Set<string>()): number {
+  let total = 0;
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, entry.name);
+    const st = fs.lstatSync(p);
+    const key = `${st.dev}:${st.ino}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    total += st.blocks * 512;
+    if (entry.isDirectory()) total += diskUsage(p, seen);
+  }
+  return total;
+}
+
 /** A /proc file of a process, '' once it is gone. */
 function readProcFile(pid: number, name: string): string {
   try {
@@ -28,10 +43,13 @@ export function volumeLifecycle(world: World): void {
       [a, sshd] = await Promise.all([world.engineA(), world.sshd()]);
     });
 
-    it('the plugin runs Node.js 24 LTS: node --version in its rootfs', async function () {
+    it('the plugin runs Node.js 24 LTS: node --version in its rootfs, which stays within the 225 MiB it had with Node 20', async function () {
       this.timeout(60_000);
-      const version = (await runOk('chroot', [await a.pluginRootfs(), 'node', '--version'])).trim();
+      const rootfs = await a.pluginRootfs();
+      const version = (await runOk('chroot', [rootfs, 'node', '--version'])).trim();
       assert.match(version, /^v24\./, `node --version in the plugin: ${version}`);
+      const mib = diskUsage(rootfs) / 1024 / 1024;
+      assert.ok(mib <= 225, `the plugin rootfs takes ${mib.toFixed(1)} MiB (at most 225)`);
     });
 
     it('local volume: create, inspect (RFC 3339 CreatedAt, Status), ls, write then read in a second container, rm', async function () {

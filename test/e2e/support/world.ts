@@ -186,7 +186,7 @@ export class World {
       for (const entry of fs.readdirSync(ROOT)) {
         const dir = path.join(ROOT, entry);
         if (entry === 'reg') runSyncQuiet(path.join(SCRIPTS, 'registry'), ['stop', dir]);
-        else if (fs.existsSync(path.join(dir, 'data')) || fs.existsSync(path.join(dir, 'pid'))) {
+        else if (['data', 'pid', 'root'].some((f) => fs.existsSync(path.join(dir, f)))) {
           runSyncQuiet(path.join(SCRIPTS, 'engine'), ['purge', dir]);
         }
       }
