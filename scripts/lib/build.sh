@@ -70,6 +70,11 @@ dvs_build_image() {
   [[ -n $base ]] || die "no base image to build on"
   [[ $base == "$(dvs_dockerfile_default_base)" ]] || args+=(--build-arg "BASE_IMAGE=${base}")
   local ca_file=${NPM_EXTRA_CA_FILE:-${NODE_EXTRA_CA_CERTS:-}} ca=""
+  # dvs_extra_ca_pem asks Node which certificates it knows: a host without node of its own
+  # (a fresh Debian 13) uses scripts/node-release's.
+  if [[ -n $ca_file && -r $ca_file ]] && ! command -v node >/dev/null; then
+    PATH="$("${DVS_SCRIPTS}/node-release")/bin:${PATH}"
+  fi
   if [[ -n $ca_file && -r $ca_file ]] && command -v node >/dev/null; then
     ca=$(dvs_extra_ca_pem "$ca_file")
     if [[ -n $ca ]]; then
