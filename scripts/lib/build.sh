@@ -9,6 +9,10 @@
 #                       scripts/build-native,
 #                       src/ (default: the repository root)
 #   DVS_IMAGE           tag of the built image (default docker-volume-sftp:dev)
+#   DVS_ENGINE_ROOT     where the engine's own / is on this machine, for an engine
+#                       chrooted in a Debian root (scripts/engine with ENGINE_DEBIAN):
+#                       the plugin's data source and socket are paths inside it
+#                       (default: empty, the engine sees this machine's /)
 #   NPM_EXTRA_CA_FILE   PEM bundle whose certificates npm inside the build must also
 #                       trust; default: $NODE_EXTRA_CA_CERTS when set (TLS-intercepting
 #                       egress proxies); only certificates unknown to Node are passed.
@@ -61,9 +65,16 @@ dvs_build_image() {
   local -a args=(build --network host --force-rm -f "${ctx}/Dockerfile" -t "$tag")
   [[ -f ${ctx}/Dockerfile && -d ${ctx}/src && -f ${ctx}/package-lock.json ]] ||
     die "build context ${ctx} lacks Dockerfile, src/ or package-lock.json"
-  base=$(dvs_resolve_base_image)
+  # (a command substitution does not stop on errors by itself)
+  base=$(dvs_resolve_base_image) || die "no base image to build on"
+  [[ -n $base ]] || die "no base image to build on"
   [[ $base == "$(dvs_dockerfile_default_base)" ]] || args+=(--build-arg "BASE_IMAGE=${base}")
   local ca_file=${NPM_EXTRA_CA_FILE:-${NODE_EXTRA_CA_CERTS:-}} ca=""
+  # dvs_extra_ca_pem asks Node which certificates it knows: a host without node of its own
+  # (a fresh Debian 13) uses scripts/node-release's.
+  if [[ -n $ca_file && -r $ca_file ]] && ! command -v node >/dev/null; then
+    PATH="$("${DVS_SCRIPTS}/node-release")/bin:${PATH}"
+  fi
   if [[ -n $ca_file && -r $ca_file ]] && command -v node >/dev/null; then
     ca=$(dvs_extra_ca_pem "$ca_file")
     if [[ -n $ca ]]; then
@@ -124,8 +135,9 @@ dvs_data_source() {
 # (runc fails with "stat ...: no such file or directory" otherwise). It holds
 # state, local volume data and keys: created 0700; existing modes are kept.
 dvs_prepare_data_dir() {
-  [[ -d $1 ]] || install -d -m 0700 "$1"
-  [[ -d $1/keys ]] || install -d -m 0700 "$1/keys"
+  local dir="${DVS_ENGINE_ROOT:-}$1"
+  [[ -d $dir ]] || install -d -m 0700 "$dir"
+  [[ -d $dir/keys ]] || install -d -m 0700 "$dir/keys"
 }
 
 # dvs_plugin_socket NAME: host path of the plugin's socket (local engines only).
@@ -134,7 +146,7 @@ dvs_plugin_socket() {
   id=$(docker plugin inspect -f '{{.Id}}' "$1")
   sock=$(docker plugin inspect -f '{{.Config.Interface.Socket}}' "$1")
   # moby: plugin exec root is fixed to /run/docker/plugins on Linux.
-  echo "/run/docker/plugins/${id}/${sock}"
+  echo "${DVS_ENGINE_ROOT:-}/run/docker/plugins/${id}/${sock}"
 }
 
 # dvs_check_plugin NAME: the plugin's socket answers Plugin.Activate and the
@@ -144,7 +156,9 @@ dvs_check_plugin() {
   sock=$(dvs_plugin_socket "$name")
   if [[ -S $sock ]] && command -v curl >/dev/null; then
     local reply
-    reply=$(curl -fsS --max-time 10 --unix-socket "$sock" -X POST http://plugin/Plugin.Activate) ||
+    # Relative to its directory: below a chrooted engine's root the full path can pass
+    # the 108-byte limit of socket paths.
+    reply=$(cd "$(dirname "$sock")" && curl -fsS --max-time 10 --unix-socket "./$(basename "$sock")" -X POST http://plugin/Plugin.Activate) ||
       die "plugin ${name}: no answer on ${sock}"
     grep -q VolumeDriver <<<"$reply" || die "plugin ${name}: unexpected Plugin.Activate reply: ${reply}"
     log "plugin ${name}: socket ${sock} answers ${reply}"

@@ -8,6 +8,12 @@
  * root `after` hook and, failing that, on process exit. Engine logs are kept in
  * DVS_E2E_LOG_DIR (default /tmp/dvs-e2e-logs). DVS_E2E_VERBOSE=1 prints every command.
  * Select cases with mocha's --grep, e.g. `npm run test:e2e -- --grep 'case 5'`.
+ *
+ * DVS_E2E_ENGINE=debian13 (`npm run test:e2e:debian13`) runs the core cases on Debian 13's
+ * docker.io (26.1) chrooted in debootstrapped trixie roots instead of this machine's engine,
+ * plus case 12 (a bare Debian 13 host, the README's registry lines, volume-subpath).
+ * DVS_E2E_ENGINE=arm64 (`npm run test:e2e:arm64`) runs case 13 alone: the arm64 plugin,
+ * built and run under qemu-user emulation.
  */
 import { volumeLifecycle } from './cases/c1-volumes';
 import { sharingAndInUse } from './cases/c2-sharing';
@@ -20,9 +26,11 @@ import { nonRootUser } from './cases/c8-non-root';
 import { registryInstall } from './cases/c9-registry-install';
 import { storeCatalogue } from './cases/c10-store-catalogue';
 import { swarmAcrossHosts } from './cases/c11-swarm';
+import { bareHost } from './cases/c12-bare-host';
+import { arm64Plugin } from './cases/c13-arm64';
 import { World } from './support/world';
 
-describe('e2e: docker-volume-sftp in real Docker engines', function () {
+describe(`e2e: docker-volume-sftp in real Docker engines (${World.flavour})`, function () {
   const world = new World();
 
   before(function () {
@@ -38,6 +46,21 @@ describe('e2e: docker-volume-sftp in real Docker engines', function () {
     }
   });
 
+  if (World.flavour === 'arm64') {
+    arm64Plugin(world);
+    return;
+  }
+  if (World.flavour === 'debian13') {
+    // The core cases: install, local and SFTP volumes, engine restart, plugin disable/enable
+    // and upgrade, compose v2 and a swarm service, install from a registry; then a bare host.
+    volumeLifecycle(world);
+    engineRestart(world);
+    pluginLifecycle(world);
+    composeAndSwarm(world);
+    registryInstall(world);
+    bareHost(world);
+    return;
+  }
   volumeLifecycle(world);
   sharingAndInUse(world);
   engineRestart(world);

@@ -62,11 +62,18 @@ export class StoppableMount {
   }
 }
 
+/**
+ * Kernel functions a thread sleeps in while a FUSE file system does not answer: waiting for
+ * the reply, or (seen with Node 24, when the stopped server left requests outstanding) for
+ * the connection to take a new request at all.
+ */
+const FUSE_WAITS = new Set(['request_wait_answer', 'fuse_get_req']);
+
 /** How many threads of process `pid` wait for a FUSE file system to answer. */
 export function threadsWaitingOnFuse(pid: number): number {
   return fs.readdirSync(`/proc/${pid}/task`).filter((task) => {
     try {
-      return fs.readFileSync(`/proc/${pid}/task/${task}/wchan`, 'utf8') === 'request_wait_answer';
+      return FUSE_WAITS.has(fs.readFileSync(`/proc/${pid}/task/${task}/wchan`, 'utf8'));
     } catch {
       return false;
     }

@@ -5,8 +5,24 @@ import type { TestSshd } from '../../support/sshd';
 import { processesOf } from '../../support/sftp-fixtures';
 import { BUSYBOX, PLUGIN, type Engine } from '../support/engine';
 import { assertCreatedAt, serverFile, sftpOptions } from '../support/helpers';
+import { runOk } from '../support/proc';
 import { timedDescribe } from '../support/timings';
 import { PASSWORD_FILE, World } from '../support/world';
+
+/** Bytes a directory tree takes on disk, as `du` counts them (allocated blocks, hard links once). */
+function diskUsage(dir: string, seen = new Set<string>()): number {
+  let total = 0;
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, entry.name);
+    const st = fs.lstatSync(p);
+    const key = `${st.dev}:${st.ino}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    total += st.blocks * 512;
+    if (entry.isDirectory()) total += diskUsage(p, seen);
+  }
+  return total;
+}
 
 /** A /proc file of a process, '' once it is gone. */
 function readProcFile(pid: number, name: string): string {
@@ -27,6 +43,15 @@ export function volumeLifecycle(world: World): void {
       [a, sshd] = await Promise.all([world.engineA(), world.sshd()]);
     });
 
+    it('the plugin runs Node.js 24 LTS: node --version in its rootfs, which stays within the 225 MiB it had with Node 20', async function () {
+      this.timeout(60_000);
+      const rootfs = await a.pluginRootfs();
+      const version = (await runOk('chroot', [rootfs, 'node', '--version'])).trim();
+      assert.match(version, /^v24\./, `node --version in the plugin: ${version}`);
+      const mib = diskUsage(rootfs) / 1024 / 1024;
+      assert.ok(mib <= 225, `the plugin rootfs takes ${mib.toFixed(1)} MiB (at most 225)`);
+    });
+
     it('local volume: create, inspect (RFC 3339 CreatedAt, Status), ls, write then read in a second container, rm', async function () {
       this.timeout(120_000);
       await a.createVolume('c1-local');
@@ -41,7 +66,7 @@ export function volumeLifecycle(world: World): void {
       await a.runContainer(['-v', 'c1-local:/data'], 'echo hello-local > /data/msg');
       assert.equal(await a.runContainer(['-v', 'c1-local:/data'], 'cat /data/msg'), 'hello-local\n');
       // local data lives in the plugin's data mount on the host
-      const hostDir = path.join(World.dataDir(a), 'volumes', 'c1-local');
+      const hostDir = path.join(World.hostDataDir(a), 'volumes', 'c1-local');
       assert.equal(fs.readFileSync(path.join(hostDir, 'msg'), 'utf8'), 'hello-local\n');
 
       await a.dockerOk(['volume', 'rm', 'c1-local']);

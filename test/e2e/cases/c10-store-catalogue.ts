@@ -126,7 +126,7 @@ export function storeCatalogue(world: World): void {
     /** SFTP_BASE_PATH of both plugins, relative to the server's root. */
     const STORE = `c10-store-${RUN_ID}`;
     const record = (name: string): string => sshd.serverPath(STORE, '.docker-volume-sftp', 'volumes', `${name}.json`);
-    const hostId = (e: Engine): string => fs.readFileSync(path.join(World.dataDir(e), 'host-id'), 'utf8').trim();
+    const hostId = (e: Engine): string => fs.readFileSync(path.join(World.hostDataDir(e), 'host-id'), 'utf8').trim();
     const status = (v: VolumeInspect): Record<string, unknown> => v.Status ?? {};
 
     /** The default store on both plugins, with short leases and catalogue reads. */

@@ -40,7 +40,7 @@ export function swarmAcrossHosts(world: World): void {
     let sshd: TestSshd;
     let swarm: Swarm | undefined;
     const STORE = `c11-store-${RUN_ID}`;
-    const hostId = (e: Engine): string => fs.readFileSync(path.join(World.dataDir(e), 'host-id'), 'utf8').trim();
+    const hostId = (e: Engine): string => fs.readFileSync(path.join(World.hostDataDir(e), 'host-id'), 'utf8').trim();
     const lease = (volume: string, e: Engine): string => sshd.serverPath(STORE, '.docker-volume-sftp', 'leases', volume, `${hostId(e)}.json`);
     const status = (v: VolumeInspect): Record<string, unknown> => v.Status ?? {};
     const sw = (): Swarm => {

@@ -68,7 +68,7 @@ export function sharingAndInUse(world: World): void {
       await a.startContainer('c2-local-sleeper', ['-v', 'c2-local:/data'], SLEEPER);
       await waitRunning(a, 'c2-local-sleeper');
       await dockerCpRoundTrip('c2-local-sleeper');
-      assert.equal(fs.readFileSync(path.join(World.dataDir(a), 'volumes', 'c2-local', 'copied.txt'), 'utf8'), 'copied-in\n');
+      assert.equal(fs.readFileSync(path.join(World.hostDataDir(a), 'volumes', 'c2-local', 'copied.txt'), 'utf8'), 'copied-in\n');
       assert.equal(await mountCount(a, 'c2-local'), 1, 'docker cp leaked or lost a mount');
     });
 
@@ -140,7 +140,7 @@ export function sharingAndInUse(world: World): void {
       assert.match(m.Name, /^[0-9a-f]{64}$/);
       assert.equal(await a.dockerOk(['start', '-a', 'c2-anon']), 'anon\n');
       assert.ok((await a.volumeNames()).includes(m.Name), 'the anonymous volume is not listed');
-      const hostDir = path.join(World.dataDir(a), 'volumes', m.Name);
+      const hostDir = path.join(World.hostDataDir(a), 'volumes', m.Name);
       assert.equal(fs.readFileSync(path.join(hostDir, 'a'), 'utf8'), 'anon\n');
 
       await a.dockerOk(['rm', '-v', 'c2-anon']);

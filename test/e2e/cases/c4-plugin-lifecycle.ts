@@ -65,7 +65,8 @@ export function pluginLifecycle(world: World): void {
 
       const before = await a.pluginInspect();
       const volumesBefore = await a.volumeNames();
-      const mainJs = (): string => fs.readFileSync(path.join(a.dir, 'data', 'plugins', before.Id, 'rootfs', 'app', 'dist', 'main.js'), 'utf8');
+      const rootfs = await a.pluginRootfs();
+      const mainJs = (): string => fs.readFileSync(path.join(rootfs, 'app', 'dist', 'main.js'), 'utf8');
       assert.ok(!mainJs().includes(marker));
 
       const env = { REGISTRY: registry, DVS_BUILD_CONTEXT: ctx, DVS_IMAGE: 'docker-volume-sftp:e2e-upgrade' };

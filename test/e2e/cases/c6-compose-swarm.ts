@@ -30,17 +30,24 @@ export function composeAndSwarm(world: World): void {
 
     it('docker compose: a service on a `driver: sftp` volume with driver_opts writes to the server; down -v removes the volume', async function () {
       this.timeout(180_000);
-      const compose = await findCompose();
+      // In a Debian 13 root: that release's docker CLI with Compose v2 (docker-compose 2.x as a CLI plugin).
+      const inRoot = a.root !== '';
+      if (inRoot) {
+        const version = await a.inRoot(['docker', 'compose', 'version', '--short']);
+        assert.equal(version.code, 0, `docker compose in the Debian root: ${version.stderr}`);
+        assert.match(version.stdout.trim(), /^v?2\./, 'Compose v2 in the Debian root');
+      }
+      const compose = inRoot ? ['docker', 'compose'] : await findCompose();
       if (compose === undefined) {
         console.log('      SKIP: no compose CLI (neither `docker compose` nor `docker-compose`; apt-get install docker-compose)');
         this.skip();
       }
       const [cmd, ...pre] = compose;
-      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dvs-e2e-compose-'));
+      // inside the root for its own CLI; `file` is the path the CLI opens
+      const dir = fs.mkdtempSync(inRoot ? a.hostPath('/tmp/dvs-e2e-compose-') : path.join(os.tmpdir(), 'dvs-e2e-compose-'));
       // JSON is YAML: no hand-written YAML to escape
-      const file = path.join(dir, 'compose.yaml');
       fs.writeFileSync(
-        file,
+        path.join(dir, 'compose.yaml'),
         JSON.stringify(
           {
             version: '3.8',
@@ -59,8 +66,11 @@ export function composeAndSwarm(world: World): void {
         ),
       );
       const project = 'c6e2e';
+      const file = inRoot ? path.join('/tmp', path.basename(dir), 'compose.yaml') : path.join(dir, 'compose.yaml');
       const composeRun = (args: string[]) =>
-        run(cmd as string, [...pre, '-p', project, '-f', file, ...args], { env: a.env(), cwd: dir, timeoutMs: 120_000 });
+        inRoot
+          ? a.inRoot([cmd as string, ...pre, '-p', project, '-f', file, ...args], { timeoutMs: 120_000 })
+          : run(cmd as string, [...pre, '-p', project, '-f', file, ...args], { env: a.env(), cwd: dir, timeoutMs: 120_000 });
       try {
         const up = await composeRun(['up', '--exit-code-from', 'writer']);
         assert.equal(up.code, 0, `compose up failed:\n${up.stdout}\n${up.stderr}`);

@@ -40,6 +40,12 @@ export interface PluginInspect {
 export interface EngineOptions {
   /** Added to dockerd's environment (e.g. DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1 for swarm tasks). */
   env?: Record<string, string>;
+  /**
+   * A Debian suite (e.g. `trixie`): the engine is that release's docker.io, chrooted in a
+   * Debian root unpacked into DIR/root (scripts/engine with ENGINE_DEBIAN). Paths the engine
+   * resolves (plugin data sources, its data-root, plugin sockets) are then inside that root.
+   */
+  debian?: string;
 }
 
 export class Engine {
@@ -59,18 +65,29 @@ export class Engine {
     return this._host;
   }
 
+  /** Where the engine's own / is on this machine: '' for an engine of this machine. */
+  get root(): string {
+    return this.options.debian === undefined ? '' : path.join(this.dir, 'root');
+  }
+
+  /** A path as the engine (and its plugin mounts) sees it, as a path on this machine. */
+  hostPath(enginePath: string): string {
+    return this.root === '' ? enginePath : path.join(this.root, enginePath);
+  }
+
   get logPath(): string {
     return path.join(this.dir, 'dockerd.log');
   }
 
   /** Environment for a child process that talks to this engine. */
   env(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-    return { ...process.env, DOCKER_HOST: this.host, ...extra };
+    return { ...process.env, DOCKER_HOST: this.host, ...(this.root === '' ? {} : { DVS_ENGINE_ROOT: this.root }), ...extra };
   }
 
   async start(): Promise<void> {
     onExit(`engine:${this.dir}`, () => this.purgeSync());
-    const env = { ...process.env, ...(this.options.env ?? {}) }; // scripts/engine hands it on to dockerd
+    // scripts/engine hands it on to dockerd
+    const env = { ...process.env, ...(this.options.env ?? {}), ...(this.options.debian === undefined ? {} : { ENGINE_DEBIAN: this.options.debian }) };
     const out = await runOk(path.join(SCRIPTS, 'engine'), ['start', this.dir], { timeoutMs: 120_000, env });
     const host = out.trim().split('\n').pop() ?? '';
     if (!host.startsWith('unix://')) throw new Error(`scripts/engine start ${this.dir} printed ${JSON.stringify(out)}`);
@@ -128,6 +145,16 @@ export class Engine {
   /** scripts/NAME ARGS against this engine; returns stdout. */
   script(name: string, args: readonly string[], extraEnv: Record<string, string> = {}, timeoutMs = 600_000): Promise<string> {
     return runOk(path.join(SCRIPTS, name), args, { env: this.env(extraEnv), timeoutMs });
+  }
+
+  /**
+   * ARGS run inside the engine's Debian root with that release's own tools (its docker CLI
+   * talks to the engine at the default socket); an engine of this machine has none.
+   */
+  inRoot(args: readonly string[], opts: ProcOptions = {}): Promise<ProcResult> {
+    if (this.root === '') throw new Error(`engine ${this.name} runs on this machine, not in a Debian root`);
+    const env: NodeJS.ProcessEnv = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/root', ...(opts.env ?? {}) };
+    return run('chroot', [this.root, ...args], { timeoutMs: 180_000, ...opts, env });
   }
 
   // ------------------------------------------------------------------ containers
@@ -194,12 +221,12 @@ export class Engine {
   /** Host path of the plugin's socket (moby: the plugin exec root is /run/docker/plugins). */
   async pluginSocket(name = PLUGIN): Promise<string> {
     const p = await this.pluginInspect(name);
-    return path.join('/run/docker/plugins', p.Id, p.Config.Interface.Socket);
+    return this.hostPath(path.join('/run/docker/plugins', p.Id, p.Config.Interface.Socket));
   }
 
   /** Host path of the plugin's rootfs below this engine's data-root. */
   async pluginRootfs(name = PLUGIN): Promise<string> {
     const p = await this.pluginInspect(name);
-    return path.join(this.dir, 'data', 'plugins', p.Id, 'rootfs');
+    return this.root === '' ? path.join(this.dir, 'data', 'plugins', p.Id, 'rootfs') : this.hostPath(path.join('/var/lib/docker/plugins', p.Id, 'rootfs'));
   }
 }

@@ -33,9 +33,28 @@ export class World {
   private prepared = false;
   private legacySocketsChecked: Promise<unknown> | undefined;
 
-  /** Plugin data source (host dir of the plugin's "data" mount) of an engine. */
+  /** Plugin data source (the "data" mount's source, as the engine resolves it) of an engine. */
   static dataDir(engine: Engine): string {
     return path.join(ROOT, `data-${engine.name}`);
+  }
+
+  /** The same directory as a path on this machine (inside the Debian root of a chrooted engine). */
+  static hostDataDir(engine: Engine): string {
+    return engine.hostPath(World.dataDir(engine));
+  }
+
+  /**
+   * Which engines the tier runs on: `debian12` (default) is this machine's docker.io
+   * (Debian 12: 20.10); `debian13` is Debian 13's docker.io (26.1) chrooted in a
+   * debootstrapped trixie root (DVS_E2E_ENGINE=debian13); `arm64` runs the arm64 plugin
+   * under emulation on this machine's engine (DVS_E2E_ENGINE=arm64).
+   */
+  static readonly flavour: 'debian12' | 'debian13' | 'arm64' =
+    process.env.DVS_E2E_ENGINE === 'debian13' ? 'debian13' : process.env.DVS_E2E_ENGINE === 'arm64' ? 'arm64' : 'debian12';
+
+  /** Engine options of the tier's flavour, merged with `options`. */
+  static engineOptions(options: EngineOptions = {}): EngineOptions {
+    return World.flavour === 'debian13' ? { debian: 'trixie', ...options } : options;
   }
 
   sshd(): Promise<TestSshd> {
@@ -50,7 +69,7 @@ export class World {
       await engine.script('base-image', ['all']);
       const data = World.dataDir(engine);
       await engine.script('install', [], { PLUGIN_DATA_SOURCE: data, PLUGIN_NAME: PLUGIN, DEMO_VOLUME: '' }, 900_000);
-      await this.writeCredentials(data);
+      await this.writeCredentials(World.hostDataDir(engine));
       return engine;
     });
     return this.engineAP;
@@ -103,7 +122,7 @@ export class World {
     // A dead legacy plugin socket on the host would add ~15 s to many engine calls below.
     this.legacySocketsChecked ??= removeStaleLegacySockets((line) => console.log(`      [e2e] ${line}`));
     await this.legacySocketsChecked;
-    const engine = new Engine(name, path.join(ROOT, name), LOG_DIR, options);
+    const engine = new Engine(name, path.join(ROOT, name), LOG_DIR, World.engineOptions(options));
     this.engines.push(engine);
     await engine.start();
     return engine;
@@ -112,14 +131,14 @@ export class World {
   /** `docker plugin install --alias sftp --grant-all-permissions REF data.source=DIR`, then keys. */
   async installFromRegistry(engine: Engine, ref: string): Promise<void> {
     const data = World.dataDir(engine);
-    fs.mkdirSync(path.join(data, 'keys'), { recursive: true, mode: 0o700 });
+    fs.mkdirSync(path.join(World.hostDataDir(engine), 'keys'), { recursive: true, mode: 0o700 });
     await engine.dockerOk(['plugin', 'install', '--alias', PLUGIN, '--grant-all-permissions', ref, `data.source=${data}`], {
       timeoutMs: 300_000,
     });
-    await this.writeCredentials(data);
+    await this.writeCredentials(World.hostDataDir(engine));
   }
 
-  /** The test server's client key (id_test) and password file in DIR/keys, mode 0600. */
+  /** The test server's client key (id_test) and password file in DIR/keys (DIR on this machine), mode 0600. */
   async writeCredentials(dataDir: string): Promise<void> {
     const sshd = await this.sshd();
     const keys = path.join(dataDir, 'keys');
@@ -167,7 +186,7 @@ export class World {
       for (const entry of fs.readdirSync(ROOT)) {
         const dir = path.join(ROOT, entry);
         if (entry === 'reg') runSyncQuiet(path.join(SCRIPTS, 'registry'), ['stop', dir]);
-        else if (fs.existsSync(path.join(dir, 'data')) || fs.existsSync(path.join(dir, 'pid'))) {
+        else if (['data', 'pid', 'root'].some((f) => fs.existsSync(path.join(dir, f)))) {
           runSyncQuiet(path.join(SCRIPTS, 'engine'), ['purge', dir]);
         }
       }
