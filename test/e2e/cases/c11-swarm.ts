@@ -41,7 +41,8 @@ export function swarmAcrossHosts(world: World): void {
     let swarm: Swarm | undefined;
     const STORE = `c11-store-${RUN_ID}`;
     const hostId = (e: Engine): string => fs.readFileSync(path.join(World.hostDataDir(e), 'host-id'), 'utf8').trim();
-    const lease = (volume: string, e: Engine): string => sshd.serverPath(STORE, '.docker-volume-sftp', 'leases', volume, `${hostId(e)}.json`);
+    // A host's hold on a volume it mounts: its mark (docs/catalogue-protocol.md, Leases).
+    const lease = (volume: string, e: Engine): string => sshd.serverPath(STORE, '.docker-volume-sftp', 'mounts', hostId(e), `${volume}.mounted`);
     const status = (v: VolumeInspect): Record<string, unknown> => v.Status ?? {};
     const sw = (): Swarm => {
       assert.ok(swarm !== undefined, 'no swarm');
