@@ -55,7 +55,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const sftpEnv = Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => entry[0].startsWith('SFTP_') && entry[1] !== undefined));
 
   const leaseTtlSeconds = seconds(env, 'SFTP_LEASE_TTL', 30, 3, 3600);
-  const catalogueRefreshSeconds = seconds(env, 'SFTP_CATALOGUE_REFRESH', 10, 1, 3600);
+  const catalogueRefreshSeconds = seconds(env, 'SFTP_CATALOGUE_REFRESH', 300, 1, 3600);
   // Containers that come and go (docker run --rm, restarts, CI jobs) reuse the connection.
   const sftpIdleUnmountSeconds = seconds(env, 'SFTP_IDLE_UNMOUNT', 10, 0, 3600);
   // The managed plugin passes HOST_NAME= (empty) when it is not set: that means the hostname.

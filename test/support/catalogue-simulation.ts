@@ -21,6 +21,11 @@ export interface SimulationOptions {
   leaseTtlSeconds?: number;
   /** Every host logs in as its own user (files are owned by whoever wrote them). */
   separateLogins?: boolean;
+  /**
+   * Seconds between the hosts' full reads of the catalogue. Long by default, so that what
+   * hosts know of each other's changes comes from the change log alone.
+   */
+  refreshSeconds?: number;
   /** Hears every change to the store, for debugging a seed. */
   trace?: (mutation: StoreMutation & { step: number }) => void;
 }
@@ -28,13 +33,14 @@ export interface SimulationOptions {
 /**
  * The mix the test runs, by seed: a third of the schedules work on one name only (every
  * call races every other), a quarter without faults (races alone), a quarter with a login
- * per host (files owned by several users).
+ * per host (files owned by several users), a fifth with full reads every 10 s.
  */
 export function scheduleFor(seed: number): SimulationOptions {
   return {
     seed,
     ...(seed % 3 === 0 ? { names: ['app'] } : {}),
     ...(seed % 4 === 1 ? { faultRate: 0 } : {}),
+    ...(seed % 5 === 4 ? { refreshSeconds: 10 } : {}),
     separateLogins: seed % 4 === 2,
   };
 }
@@ -50,6 +56,16 @@ const CATALOGUE = path.posix.join(STORE_BASE, '.docker-volume-sftp');
 /** Creates mostly agree on options (so they publish and race); some differ (and are overruled). */
 const OPTION_SETS = [{ remove: 'delete' }, { remove: 'delete' }, { remove: 'delete', note: 'other' }] as const;
 const MARGIN_SECONDS = 5;
+
+/** A record's identity: its creator and creation time. */
+function recordIdOf(text: string | undefined): string {
+  try {
+    const record = JSON.parse(text ?? '') as { createdBy?: { id?: unknown }; createdAt?: unknown };
+    return `${String(record.createdBy?.id)}/${String(record.createdAt)}`;
+  } catch {
+    return 'unreadable';
+  }
+}
 
 /** Which record a tombstone ends ("creator ID/creation time"), if it says. */
 function tombstoneRecord(text: string | undefined): string | undefined {
@@ -85,7 +101,7 @@ async function settle(pending: readonly unknown[]): Promise<void> {
 }
 
 export async function simulate(options: SimulationOptions): Promise<SimulationResult> {
-  const { seed, hosts: hostCount = 3, names = ['app', 'app.db', 'logs'], actionsPerHost = 6, faultRate = 0.04, leaseTtlSeconds = 30, separateLogins = false } = options;
+  const { seed, hosts: hostCount = 3, names = ['app', 'app.db', 'logs'], actionsPerHost = 6, faultRate = 0.04, leaseTtlSeconds = 30, separateLogins = false, refreshSeconds = 3600 } = options;
   const random = prng(seed);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
   const store = new SimulatedStore();
@@ -98,7 +114,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
   for (let index = 0; index < hostCount; index += 1) {
     const id = `${String(index + 1).repeat(8)}-0000-4000-8000-${String(seed % 1e12).padStart(12, '0')}`;
     const name = `host${String.fromCharCode(65 + index)}`;
-    hosts.push(new SimulatedHost({ id, name }, separateLogins ? `user${index}` : 'user', store, leaseTtlSeconds, note, () => elapsed * 1000));
+    hosts.push(new SimulatedHost({ id, name }, separateLogins ? `user${index}` : 'user', store, leaseTtlSeconds, note, () => elapsed * 1000, { refreshSeconds }));
   }
   const byLogin = (mutation: StoreMutation): string => hosts.find((host) => host.login === mutation.by)?.identity.name ?? mutation.by;
 
@@ -257,7 +273,17 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
     }
   }
   for (const host of hosts) await runUntilDone(act(host, 'repair', () => host.catalogue.repair().then(() => 'repaired')));
-  for (const host of hosts) await runUntilDone(act(host, 'refresh', () => host.catalogue.refresh().then(() => 'refreshed')));
+  // Twice: the first round also tells what a failed call left untold, the second reads it.
+  for (let round = 0; round < 2; round += 1) for (const host of hosts) await runUntilDone(act(host, 'refresh', () => host.catalogue.refresh().then(() => 'refreshed')));
+  // Hosts converge: each knows exactly the records on the store, as the store has them.
+  for (const host of hosts) {
+    for (const name of names) {
+      const onStore = store.has(recordOf(name)) ? recordIdOf(store.text(recordOf(name))) : 'nothing';
+      const entry = host.catalogue.find(name);
+      const known = entry === undefined ? 'nothing' : `${entry.createdBy.id}/${entry.createdAt}`;
+      if (known !== onStore) violate(`${host.identity.name} does not converge on ${name}: it knows ${known}, the store has ${onStore}`);
+    }
+  }
   const stranded = store.names(path.posix.join(CATALOGUE, 'removing'));
   if (stranded.length > 0) violate(`left in removing/ when every host is quiet: ${stranded.join(', ')}`);
   for (const name of names) {

@@ -41,7 +41,7 @@ export class SimulatedHost {
     leaseTtlSeconds: number,
     private readonly note: (line: string) => void,
     clock: () => number,
-    more: { instance?: string; previousInstance?: string; tombstoneSeconds?: number } = {},
+    more: { instance?: string; previousInstance?: string; tombstoneSeconds?: number; refreshSeconds?: number; cacheFile?: string } = {},
   ) {
     const raw = store.files(login, identity.name);
     const session: StoreSession = async (what, work) => {
@@ -59,13 +59,13 @@ export class SimulatedHost {
     });
     this.catalogue = new StoreCatalogue({
       remote: new CatalogueRemote(session, STORE_BASE, identity, more.instance ?? `${identity.id}-instance`, more.previousInstance),
-      // The simulation's records are its own (no cache either): the gate of record-checks.ts is tested elsewhere.
+      // The simulation's records are its own: the gate of record-checks.ts is tested elsewhere.
       admitsKept: () => true,
       host: identity,
       covers: () => true,
-      cacheFile: undefined,
+      cacheFile: more.cacheFile,
       leaseTtlSeconds,
-      refreshSeconds: 10,
+      refreshSeconds: more.refreshSeconds ?? 10,
       log: this.logger(),
       clock,
       ...(more.tombstoneSeconds === undefined ? {} : { tombstoneSeconds: more.tombstoneSeconds }),

@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
+import { LOG_KEEP_SECONDS } from '../../src/backends/sftp/catalogue/store-catalogue';
 import { SimulatedHost, STORE_BASE } from '../support/simulated-host';
 import { SimulatedStore, type PendingOperation } from '../support/simulated-store';
 
@@ -237,7 +240,98 @@ describe('store catalogue protocol: the cases of issue 19 on a simulated store',
         await a.catalogue.repair();
       }
     }
-    const files = world.store.below(STORE_BASE).filter((file) => world.store.kind(file) === 'file');
+    const all = world.store.below(STORE_BASE).filter((file) => world.store.kind(file) === 'file');
+    const log = path.posix.join(CATALOGUE, 'log/');
+    const files = all.filter((file) => !file.startsWith(log));
     assert.ok(files.length <= 80, `${files.length} files on the store after 1,000 cycles: ${files.slice(0, 10).join(', ')}`);
+    // The change log keeps what LOG_KEEP_SECONDS of changes wrote: here two files per 10 s cycle, cleaned up every 60 s.
+    const logged = all.length - files.length;
+    assert.ok(logged > 0 && logged <= 2 * Math.ceil((LOG_KEEP_SECONDS + 60) / 10), `${logged} change log files after 1,000 cycles`);
+  });
+  describe('picking up changes (#9)', () => {
+    /** Host B's requests while `work` runs, as "what" lines. */
+    const requestsOf = async (world: World, host: SimulatedHost, work: () => Promise<unknown>): Promise<string[]> => {
+      world.store.log.length = 0;
+      await work();
+      return world.store.log.filter((line) => line.startsWith(`${host.identity.name}: `)).map((line) => line.slice(host.identity.name.length + 2));
+    };
+    const VOLUMES = path.posix.join(CATALOGUE, 'volumes');
+
+    it('reads only the changed name, as many requests with 400 volumes on the store as with 4', async () => {
+      const costs: number[] = [];
+      for (const count of [4, 400]) {
+        const world = new World();
+        const [a, b] = [world.host('A'), world.host('B')];
+        await started(a, b);
+        for (let index = 0; index < count; index += 1) await a.create(`v${index}`, OPTIONS);
+        await b.catalogue.refresh();
+        assert.equal([...b.catalogue.names()].length, count);
+        await a.create('fresh', OPTIONS);
+        const created = await requestsOf(world, b, () => b.catalogue.refresh());
+        assert.ok(b.catalogue.find('fresh') !== undefined, 'the new volume is known on B');
+        assert.deepEqual(created.filter((what) => what === `list ${VOLUMES}`), [], `no listing of every record: ${created.join('; ')}`);
+        assert.equal(created.filter((what) => what.startsWith(`read ${VOLUMES}/`)).length, 1, created.join('; '));
+        await a.remove('fresh');
+        const removed = await requestsOf(world, b, () => b.catalogue.refresh());
+        assert.equal(b.catalogue.find('fresh'), undefined, 'the removed volume is gone on B');
+        assert.deepEqual(removed.filter((what) => what === `list ${VOLUMES}`), [], removed.join('; '));
+        costs.push(created.length + removed.length);
+      }
+      assert.equal(costs[1], costs[0], `requests to pick up a create and a remove with 4 and 400 volumes: ${costs.join(', ')}`);
+    });
+
+    it('reads everything when the marker moved with nothing new in the log (a host of the previous version)', async () => {
+      const world = new World();
+      const [a, b] = [world.host('A'), world.host('B')];
+      await started(a, b);
+      await a.create('app', OPTIONS);
+      await b.catalogue.refresh();
+      // What the previous version did: the record renamed into place, the marker replaced, no log.
+      const raw = world.store.files('user');
+      const record = JSON.parse(world.store.text(path.posix.join(VOLUMES, 'app.json')) ?? '{}') as Record<string, unknown>;
+      await raw.write(path.posix.join(VOLUMES, 'legacy.json'), Buffer.from(JSON.stringify({ ...record, name: 'legacy', createdAt: 'old' })));
+      await raw.write(path.posix.join(CATALOGUE, 'changes.tmp'), Buffer.from('k3j\n'));
+      await raw.setTimes(path.posix.join(CATALOGUE, 'changes.tmp'), 1_234_567_890);
+      await raw.replace(path.posix.join(CATALOGUE, 'changes.tmp'), path.posix.join(CATALOGUE, 'changes'));
+      const requests = await requestsOf(world, b, () => b.catalogue.refresh());
+      assert.ok(requests.includes(`list ${VOLUMES}`), requests.join('; '));
+      assert.equal(b.catalogue.find('legacy')?.createdAt, 'old');
+    });
+
+    it('tells of a change whose telling failed at the next refresh of the host that made it', async () => {
+      const world = new World();
+      const [a, b] = [world.host('A'), world.host('B')];
+      await started(a, b);
+      await b.catalogue.refresh();
+      world.store.fault = (operation) => (operation.host === 'hostA' && operation.what.includes('/log/') ? 'before' : 'none');
+      assert.equal(await a.create('app', OPTIONS), 'published');
+      world.store.fault = () => 'none';
+      await b.catalogue.refresh();
+      assert.equal(b.catalogue.find('app'), undefined, 'not told yet: B has no reason to look');
+      await a.catalogue.refresh();
+      await b.catalogue.refresh();
+      assert.ok(b.catalogue.find('app') !== undefined, 'told at A\'s next refresh');
+    });
+
+    it('keeps each record\'s listing stamp in the local copy: a restart lists the records and reads none of them', async () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dvs-cache-'));
+      try {
+        const world = new World();
+        const a = world.host('A');
+        const cacheFile = path.join(dir, 'catalogue.json');
+        const b = world.host('B', { cacheFile });
+        await started(a, b);
+        for (let index = 0; index < 50; index += 1) await a.create(`v${index}`, OPTIONS);
+        await b.catalogue.refresh();
+        const again = world.host('B', { cacheFile, previousInstance: `${b.identity.id}-instance`, instance: 'second' });
+        await again.catalogue.load();
+        const requests = await requestsOf(world, again, () => again.catalogue.refresh());
+        assert.equal([...again.catalogue.names()].length, 50);
+        assert.ok(requests.includes(`list ${VOLUMES}`), 'the first refresh after a restart lists everything');
+        assert.deepEqual(requests.filter((what) => what.startsWith(`read ${VOLUMES}/`)), [], requests.join('; '));
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
   });
 });

@@ -69,7 +69,7 @@ describe('configuration', () => {
     assert.equal(config.dataDir, '/var/lib/docker-volume-sftp');
     assert.equal(config.mountRoot, '/mnt/volumes');
     assert.equal(config.logLevel, 'info');
-    assert.deepEqual([config.leaseTtlSeconds, config.catalogueRefreshSeconds, config.sftpIdleUnmountSeconds], [30, 10, 10]);
+    assert.deepEqual([config.leaseTtlSeconds, config.catalogueRefreshSeconds, config.sftpIdleUnmountSeconds], [30, 300, 10]);
     assert.equal(loadConfig({ SFTP_IDLE_UNMOUNT: '0' }).sftpIdleUnmountSeconds, 0);
   });
   it('names the variable that is wrong', () => {

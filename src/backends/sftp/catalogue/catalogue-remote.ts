@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { checkVolumeName } from '../../../common/volume-name';
 import { describe, PluginError } from '../../../errors';
 import type { Logger } from '../../../log';
 import type { CatalogueEntry, HostIdentity } from '../../backend';
@@ -72,7 +73,8 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
  *   .docker-volume-sftp/mounts/<host>/<name>         this host has the volume mounted (first Mount to last Unmount)
  *   .docker-volume-sftp/removing/<name>.<host>.json  a record taken off by a Remove in progress
  *   .docker-volume-sftp/removed/<name>.json          the tombstone: written before the data goes
- *   .docker-volume-sftp/changes                      replaced by every publish and removal
+ *   .docker-volume-sftp/log/<instance>-<n>.<name>    one file per change of a name's record, kept minutes
+ *   .docker-volume-sftp/changes                      replaced after every change: names its latest log file
  * A record is published by writing a temp file and renaming it into place; SFTP rename
  * does not replace an existing file, so of two hosts creating one name, exactly one wins.
  */
@@ -85,6 +87,17 @@ export class CatalogueRemote {
   private readonly removedDir: string;
   private readonly legacyLeasesDir: string;
   private readonly markerFile: string;
+  private readonly logDir: string;
+  /** Numbers this process's log files: with the instance, unique across restarts. */
+  private changeCount = 0;
+  /**
+   * Names changed by this host that other hosts were not told of yet: added before the
+   * change, cleared once its log file and the marker are written; a session that failed in
+   * between leaves them for `tellPending`, so no change goes untold.
+   */
+  private readonly untold = new Map<string, number>();
+  /** Tells one change from a later one of the same name: a telling in flight clears only what it told. */
+  private changeVersion = 0;
 
   constructor(
     private readonly session: StoreSession,
@@ -113,6 +126,7 @@ export class CatalogueRemote {
     this.removedDir = path.posix.join(this.root, 'removed');
     this.legacyLeasesDir = path.posix.join(this.root, 'leases');
     this.markerFile = path.posix.join(this.root, 'changes');
+    this.logDir = path.posix.join(this.root, 'log');
   }
 
   /** A record's text as this host may use it: checked by the gate when there is one. */
@@ -126,6 +140,28 @@ export class CatalogueRemote {
       const stat = await files.stat(this.markerFile);
       return stat === undefined ? 'none' : `${stat.mtime}:${stat.size}`;
     });
+  }
+
+  /** What the change marker names: the log file of the latest change (another text from hosts of the previous version). */
+  markerText(): Promise<string | undefined> {
+    return this.session('read the change marker', async (files) => (await files.read(this.markerFile))?.toString('utf8').trim());
+  }
+
+  /**
+   * The change log: one file per change, named `<instance>-<n>.<volume name>`; the names are
+   * input like records (a bad one is skipped). Undefined when there is no log yet.
+   */
+  changeLog(): Promise<LoggedChange[] | undefined> {
+    return this.session('list the change log', async (files) => {
+      const listed = await files.list(this.logDir);
+      return listed?.filter((file) => file.kind === 'file').map((file) => ({ file: file.name, name: loggedName(file.name) }));
+    });
+  }
+
+  /** Tells other hosts of changes whose telling failed before (see `untold`). */
+  async tellPending(): Promise<void> {
+    if (this.untold.size === 0) return;
+    await this.session('tell other hosts of changes', (files) => this.tell(files));
   }
 
   /**
@@ -194,7 +230,7 @@ export class CatalogueRemote {
       const final = this.recordFile(entry.name);
       const temp = `${final}.${this.host.id}.tmp`;
       await files.write(temp, Buffer.from(`${JSON.stringify(entry)}\n`));
-      const moved = await files.rename(temp, final);
+      const moved = await this.changing(entry.name, () => files.rename(temp, final));
       if (moved !== 'moved') {
         await files.unlink(temp);
         const existing = await readJson(files, final, (text) => this.parseRecord(final, entry.name, text));
@@ -206,7 +242,9 @@ export class CatalogueRemote {
       // A Remove holding our own record is a Remove of this new volume, not of an older one.
       const after = (await this.allTakenOff(files)).find((taken) => takenName(taken.file) === entry.name && (taken.entry === undefined || recordId(taken.entry) !== recordId(entry)));
       if (after !== undefined) {
-        if (await this.takeBack(files, entry)) throw beingRemoved(entry.name, after);
+        const tookBack = await this.changing(entry.name, () => this.takeBack(files, entry));
+        await this.tell(files);
+        if (tookBack) throw beingRemoved(entry.name, after);
         // Our record is in another Remove's hands this instant: it may come back without its directory.
         const holder = (await this.allTakenOff(files)).find((taken) => taken.entry !== undefined && recordId(taken.entry) === recordId(entry));
         if (holder === undefined && (await files.stat(this.recordFile(entry.name))) === undefined) throw beingRemoved(entry.name, after);
@@ -215,7 +253,7 @@ export class CatalogueRemote {
           `volume ${entry.name} was not created: a Remove of an older volume of that name by host ${after.host.name} is at work, and this Create's record could not be taken back (a Remove on ${holder?.host.name ?? 'another host'} holds it): once those are done, run docker volume rm ${entry.name}, then create it again`,
         );
       }
-      await this.moveMarker(files);
+      await this.tell(files);
       return entry;
     });
   }
@@ -223,7 +261,8 @@ export class CatalogueRemote {
   /** Takes back a record this host published, if it is still the one there (a Create that failed). */
   unpublish(entry: CatalogueEntry): Promise<void> {
     return this.session(`take back the record of volume ${entry.name}`, async (files) => {
-      if (await this.takeBack(files, entry)) await this.moveMarker(files);
+      await this.changing(entry.name, () => this.takeBack(files, entry));
+      await this.tell(files);
     });
   }
 
@@ -298,7 +337,9 @@ export class CatalogueRemote {
           // Taking back our own record only: another host's goes back at once.
           const there = await readJson(files, this.takenFile(name), (text) => this.parseRecord(this.takenFile(name), name, text));
           if (there !== undefined && recordId(there) === recordId(only)) return 'taken';
-          if (await this.putBackFile(files, this.takenFile(name), name, false)) return 'none';
+          const back = await this.putBackFile(files, this.takenFile(name), name, false);
+          await this.tell(files);
+          if (back) return 'none';
           throw new Error(`another host's record of ${name} was moved aside and could not be put back yet (this host puts it back within a minute)`);
         }
         if ((await files.stat(this.recordFile(name))) !== undefined) continue;
@@ -319,14 +360,14 @@ export class CatalogueRemote {
   entomb(name: string): Promise<void> {
     return this.session(`write the tombstone of volume ${name}`, async (files) => {
       const entry = await readJson(files, this.takenFile(name), (text) => this.parseRecord(this.takenFile(name), name, text));
-      await this.writeTombstone(files, name, entry);
+      await this.changing(name, () => this.writeTombstone(files, name, entry));
       if (entry !== undefined) {
         // Written beside the tombstones (swept by cleanup when a fault leaves it), renamed into removing/.
         const temp = `${this.tombstoneFile(name)}.${this.host.id}.taken.tmp`;
         await files.write(temp, Buffer.from(`${JSON.stringify({ ...entry, committed: true })}\n`));
         await files.replace(temp, this.takenFile(name));
       }
-      await this.moveMarker(files);
+      await this.tell(files);
     });
   }
 
@@ -347,7 +388,9 @@ export class CatalogueRemote {
     return this.session(`put back the record of volume ${name}`, async (files) => {
       // Past its commit point a Remove is never undone.
       if ((await this.takenOffOf(files, name))?.committed === true) return false;
-      return this.putBackFile(files, this.takenFile(name), name, false);
+      const back = await this.putBackFile(files, this.takenFile(name), name, false);
+      await this.tell(files);
+      return back;
     });
   }
 
@@ -399,7 +442,7 @@ export class CatalogueRemote {
    * docs/catalogue-protocol.md, "Cleanup". `busy` names this host's Removes in progress;
    * `held` its mounted volumes.
    */
-  cleanUp(rules: { deadSeconds: number; tombstoneSeconds: number; busy: ReadonlySet<string>; held: ReadonlySet<string> }): Promise<string[]> {
+  cleanUp(rules: { deadSeconds: number; tombstoneSeconds: number; logSeconds: number; busy: ReadonlySet<string>; held: ReadonlySet<string> }): Promise<string[]> {
     return this.session('clean up the store catalogue', async (files) => {
       const done: string[] = [];
       const serverNow = await this.writeHeartbeat(files, this.heartbeatFile(this.host.id), false);
@@ -438,6 +481,10 @@ export class CatalogueRemote {
       for (const [id, mtime] of beats) {
         if (id !== this.host.id && serverNow - mtime > rules.tombstoneSeconds) await files.unlink(this.heartbeatFile(id));
       }
+      for (const file of (await files.list(this.logDir)) ?? []) {
+        if (serverNow - file.mtime > rules.logSeconds) await files.unlink(path.posix.join(this.logDir, file.name));
+      }
+      await this.tell(files);
       // Temp files are never older than one request; clock files were the previous version's.
       for (const dir of [this.volumesDir, this.hostsDir, this.removedDir, this.root, path.posix.join(this.root, 'clock')]) {
         for (const file of (await files.list(dir)) ?? []) {
@@ -468,13 +515,16 @@ export class CatalogueRemote {
   }
 
   /** A record of ours goes back from removing/; `force` (cleanup) replaces a record that got in meanwhile. */
-  private async putBackFile(files: StoreFiles, file: string, name: string, force: boolean): Promise<boolean> {
-    for (let attempt = 0; attempt < 3; attempt += 1) {
-      const moved = await files.rename(file, this.recordFile(name));
-      if (moved === 'moved' || moved === 'missing') return moved === 'moved';
-    }
-    if (!force) return false;
-    return (await files.replace(file, this.recordFile(name))) === 'moved';
+  private putBackFile(files: StoreFiles, file: string, name: string, force: boolean): Promise<boolean> {
+    // A host that looked for the record while it was away may have missed it: told.
+    return this.changing(name, async () => {
+      for (let attempt = 0; attempt < 3; attempt += 1) {
+        const moved = await files.rename(file, this.recordFile(name));
+        if (moved === 'moved' || moved === 'missing') return moved === 'moved';
+      }
+      if (!force) return false;
+      return (await files.replace(file, this.recordFile(name))) === 'moved';
+    });
   }
 
   /** Our record goes, if it is still ours: renamed aside first, so another host's is never deleted. */
@@ -486,6 +536,7 @@ export class CatalogueRemote {
       await files.unlink(aside);
       return true;
     }
+    // Another host's record, away for a moment: a host that looked meanwhile is told (the caller tells).
     await files.rename(aside, this.recordFile(entry.name));
     return false;
   }
@@ -524,19 +575,47 @@ export class CatalogueRemote {
   }
 
   /**
-   * Replaces the change marker with a file of ours whose times are set to random values:
-   * two changes within one second (SFTP times are whole seconds) still give two stamps, and
-   * only a file's owner may set its times, so each host sets them on its own file. Never
-   * fails the change it marks: the periodic full read catches up.
+   * Runs a change of `name`'s record and notes it as untold once it ran, whether it
+   * succeeded or failed (a failure may have taken effect): never before, or a telling in
+   * flight could tell of it before it happened.
    */
-  private async moveMarker(files: StoreFiles): Promise<void> {
-    const temp = `${this.markerFile}.${this.host.id}.tmp`;
+  private async changing<T>(name: string, change: () => Promise<T>): Promise<T> {
     try {
-      await files.write(temp, Buffer.from(`${Math.random().toString(36).slice(2, 2 + Math.ceil(Math.random() * 10))}\n`));
+      return await change();
+    } finally {
+      this.untold.set(name, (this.changeVersion += 1));
+    }
+  }
+
+  /**
+   * Tells other hosts which names changed: one log file per name, then the change marker,
+   * which other hosts poll. The marker is replaced by a file of ours whose times are set to
+   * random values: two changes within one second (SFTP times are whole seconds) still give
+   * two stamps, and only a file's owner may set its times, so each host sets them on its own
+   * file. Its text names the last log file, so a host that already read that file knows the
+   * marker moved for nothing new. Never fails the change it tells of: what is not told now
+   * stays in `untold`, told at this host's next refresh.
+   */
+  private async tell(files: StoreFiles): Promise<void> {
+    if (this.untold.size === 0) return;
+    try {
+      const told = [...this.untold].sort(([a], [b]) => a.localeCompare(b));
+      let last = '';
+      for (const [name] of told) {
+        last = `${this.instance}-${(this.changeCount += 1)}.${name}`;
+        const file = path.posix.join(this.logDir, last);
+        await files.write(file, Buffer.alloc(0)).catch(async () => {
+          await files.makeDir(this.logDir);
+          await files.write(file, Buffer.alloc(0));
+        });
+      }
+      const temp = `${this.markerFile}.${this.host.id}.tmp`;
+      await files.write(temp, Buffer.from(`${last}\n`));
       await files.setTimes(temp, 1_000_000_000 + Math.floor(Math.random() * 1_000_000_000));
       await files.replace(temp, this.markerFile);
+      for (const [name, version] of told) if (this.untold.get(name) === version) this.untold.delete(name);
     } catch {
-      // Other hosts see the change at their next full read.
+      // Told at this host's next refresh (tellPending); the change itself stands.
     }
   }
 
@@ -549,6 +628,23 @@ export class CatalogueRemote {
   private tombstoneFile = (name: string): string => path.posix.join(this.removedDir, `${name}.json`);
   private heartbeatFile = (id: string): string => path.posix.join(this.hostsDir, `${id}.json`);
   private markFile = (id: string, name: string): string => path.posix.join(this.mountsDir, id, markName(name));
+}
+
+/** A file of the change log and the volume name it tells of (undefined: not a valid name). */
+export interface LoggedChange {
+  file: string;
+  name: string | undefined;
+}
+
+/** `<instance>-<n>.<volume name>`: the instance and number hold no dot, volume names may. */
+function loggedName(file: string): string | undefined {
+  const dot = file.indexOf('.');
+  if (dot <= 0) return undefined;
+  try {
+    return checkVolumeName(file.slice(dot + 1));
+  } catch {
+    return undefined;
+  }
 }
 
 /** The volume name of a removing/ file `<name>.<host ID>.json`, exactly (never a prefix). */

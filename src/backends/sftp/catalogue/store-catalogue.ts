@@ -18,7 +18,7 @@ export interface StoreCatalogueOptions {
   /** Whether a record of the local copy may still be used (record-checks.ts): a copy may predate the checks. */
   admitsKept: (entry: CatalogueEntry) => boolean;
   leaseTtlSeconds: number;
-  /** Seconds between full reads of the catalogue, whether or not the change marker moved. */
+  /** Seconds between full reads of the catalogue, whatever the change log says (a safety net). */
   refreshSeconds: number;
   log: Logger;
   /** This host's clock in ms (Date.now); the simulation gives its own. */
@@ -32,6 +32,8 @@ export interface StoreCatalogueOptions {
 interface CacheFile {
   refreshedAt: number;
   entries: CatalogueEntry[];
+  /** Listing stamps (mtime:size) by name; a cache written before they were kept has none. */
+  stamps?: Record<string, string>;
 }
 
 /** How often the change marker is read: creates and removals show within this, plus a read. */
@@ -41,12 +43,17 @@ const LOOKUP_BOUND_MS = 1000;
 /** "Not on the store" is believed this long: the engine asks every driver for every name. */
 const NEGATIVE_MS = 1000;
 const MAX_NEGATIVE = 10_000;
+/** Change log files live this long on the store, by its clock (docs/catalogue-protocol.md, "Visibility"). */
+export const LOG_KEEP_SECONDS = 300;
+/** More changed names than this at once are read with one full listing instead. */
+const MAX_LOGGED_NAMES = 200;
 /** How often a host cleans up the store (docs/catalogue-protocol.md, "Cleanup"). */
 const CLEANUP_MS = 60_000;
 
 /**
  * The default store's catalogue as this host sees it: an in-memory copy kept current by
- * polling the store's change marker each second, saved locally; this host's heartbeat,
+ * polling the store's change marker each second and reading what its change log names,
+ * saved locally; this host's heartbeat,
  * which keeps its marks on mounted volumes alive; and the rules for Remove, Create and
  * Mount racing across hosts (docs/catalogue-protocol.md).
  */
@@ -71,6 +78,9 @@ export class StoreCatalogue implements SharedCatalogue {
   private cleaning: Promise<void> | undefined;
   private lastStamp: string | undefined;
   private lastFullRead = 0;
+  /** The change log's files as last listed; undefined until the first full read. */
+  private seenLog: Set<string> | undefined;
+  private lastLogRead = 0;
   private namesRevision = 0;
   /** Local time at which the last successful heartbeat was sent (its start: the conservative end). */
   private renewedAt: number | undefined;
@@ -106,7 +116,7 @@ export class StoreCatalogue implements SharedCatalogue {
     if (this.options.cacheFile === undefined) return;
     try {
       const cache = JSON.parse(await fs.readFile(this.options.cacheFile, 'utf8')) as CacheFile;
-      this.entries = new Map(cache.entries.filter((entry) => this.options.admitsKept(entry)).map((entry) => [entry.name, { entry, stamp: '' }]));
+      this.entries = new Map(cache.entries.filter((entry) => this.options.admitsKept(entry)).map((entry) => [entry.name, { entry, stamp: cache.stamps?.[entry.name] ?? '' }]));
       this.refreshedAt = cache.refreshedAt;
     } catch (error) {
       // A cache: missing or unreadable means it is rebuilt by the first refresh.
@@ -243,7 +253,12 @@ export class StoreCatalogue implements SharedCatalogue {
       const taken = await this.storeStep(name, 'take the record off', () => this.options.remote.takeOff(name, only), 'if the record was taken off, this host puts it back within a minute');
       if (taken === 'none') {
         this.busy.delete(name);
-        return { committed: false, keepData: true, commit: () => Promise.resolve(this.forget(name)), undo: () => Promise.resolve() };
+        // Nothing of ours on the store: forget the name, unless what this host knows is another host's record.
+        const forget = (): void => {
+          const known = this.find(name);
+          if (only === undefined || known === undefined || sameRecord(known, only)) this.forget(name);
+        };
+        return { committed: false, keepData: true, commit: () => Promise.resolve(forget()), undo: () => Promise.resolve() };
       }
       if (taken === 'committed') {
         // A Remove of ours that passed its commit point and failed after: finished now.
@@ -369,6 +384,7 @@ export class StoreCatalogue implements SharedCatalogue {
       const done = await this.options.remote.cleanUp({
         deadSeconds: this.deadSeconds,
         tombstoneSeconds: this.options.tombstoneSeconds ?? 86_400,
+        logSeconds: LOG_KEEP_SECONDS,
         busy: this.busy,
         held: new Set([...this.held, ...this.leasesInFlight()]),
       });
@@ -481,8 +497,11 @@ export class StoreCatalogue implements SharedCatalogue {
   }
 
   private learn(entry: CatalogueEntry): void {
-    const had = this.entries.has(entry.name);
-    this.entries.set(entry.name, { entry, stamp: this.entries.get(entry.name)?.stamp ?? '' });
+    const known = this.entries.get(entry.name);
+    const had = known !== undefined;
+    // A record that differs from the one listed is read again at the next full read.
+    const same = known !== undefined && JSON.stringify(known.entry) === JSON.stringify(entry);
+    this.entries.set(entry.name, { entry, stamp: same ? known.stamp : '' });
     this.absent.delete(entry.name);
     if (!had) this.namesRevision += 1;
   }
@@ -491,35 +510,95 @@ export class StoreCatalogue implements SharedCatalogue {
     if (this.entries.delete(name)) this.namesRevision += 1;
   }
 
+  /**
+   * Brings the copy up to date: the marker (one stat) says whether anything changed; if so,
+   * the change log names what, and only those names are read again (a cost that does not
+   * grow with the number of volumes). Everything is read when the log cannot tell: at the
+   * first read, after this host was away longer than half the log's life, when the marker
+   * moved with nothing new in the log (a host of the previous version), and every
+   * `refreshSeconds` as a safety net (docs/catalogue-protocol.md, "Visibility").
+   */
   private async readStore(): Promise<void> {
     try {
+      await this.options.remote.tellPending();
       const stamp = await this.options.remote.changeStamp();
       const due = this.now() - this.lastFullRead >= this.options.refreshSeconds * 1000;
-      if (stamp === this.lastStamp && !due) {
-        this.refreshedAt = this.now();
-        this.storeProblem = undefined;
-        return;
+      if (stamp !== this.lastStamp || due) {
+        const logFresh = this.seenLog !== undefined && this.now() - this.lastLogRead < (LOG_KEEP_SECONDS * 1000) / 2;
+        if (due || !logFresh || !(await this.readChanges(stamp))) await this.readAll(stamp);
+        await this.saveCache();
       }
-      const previous = this.entries;
-      const next = await this.options.remote.list(previous, this.expectCatalogue());
-      this.entries = next;
-      this.lastStamp = stamp;
-      this.lastFullRead = this.now();
-      this.refreshedAt = this.lastFullRead;
+      this.refreshedAt = this.now();
       this.storeProblem = undefined;
-      if (next.size > 0) this.sawCatalogue = true;
-      if (previous.size !== next.size || [...next.keys()].some((name) => !previous.has(name))) this.namesRevision += 1;
-      for (const name of next.keys()) this.absent.delete(name);
-      for (const name of previous.keys()) if (!next.has(name)) this.removedElsewhere(name);
-      const cache: CacheFile = { refreshedAt: this.refreshedAt, entries: [...next.values()].map((listed) => listed.entry) };
-      if (this.options.cacheFile !== undefined) await writeFileAtomic(this.options.cacheFile, JSON.stringify(cache));
     } catch (error) {
       this.storeProblem ??= { since: this.now(), text: describe(error) };
       this.storeProblem.text = describe(error);
       this.options.log.debug('catalogue not refreshed', { error: describe(error) });
     }
   }
+
+  /** Reads again only the names the change log says changed; false when the log cannot tell. */
+  private async readChanges(stamp: string): Promise<boolean> {
+    const readAt = this.now();
+    const log = await this.options.remote.changeLog();
+    if (log === undefined) return false;
+    const seen = this.seenLog ?? new Set<string>();
+    const fresh = log.filter((change) => !seen.has(change.file));
+    if (fresh.length === 0) {
+      // Moved with nothing new: the marker names a log file read before (we raced its writer), or a host of the previous version moved it.
+      const named = await this.options.remote.markerText();
+      if (named === undefined || !seen.has(named)) return false;
+    }
+    const names = [...new Set(fresh.flatMap((change) => (change.name === undefined ? [] : [change.name])))].sort();
+    if (names.length > MAX_LOGGED_NAMES) return false;
+    for (const name of names) await this.reread(name);
+    this.seenLog = new Set(log.map((change) => change.file));
+    this.lastLogRead = readAt;
+    this.lastStamp = stamp;
+    return true;
+  }
+
+  /** One name as the store has it now: its record (or one a Remove holds), else gone. */
+  private async reread(name: string): Promise<void> {
+    const found = await this.options.remote.readName(name, this.expectCatalogue());
+    if (found.entry !== undefined) return this.learn(found.entry);
+    if (found.removed !== undefined) this.removed.set(name, found.removed);
+    if (!this.entries.has(name)) return;
+    this.forget(name);
+    this.removedElsewhere(name);
+  }
+
+  /** Every record; the log is listed first, so a change logged during the listing is read again next time, never skipped. */
+  private async readAll(stamp: string): Promise<void> {
+    const readAt = this.now();
+    const log = await this.options.remote.changeLog();
+    const previous = this.entries;
+    const next = await this.options.remote.list(previous, this.expectCatalogue());
+    this.entries = next;
+    this.seenLog = new Set((log ?? []).map((change) => change.file));
+    this.lastLogRead = readAt;
+    this.lastStamp = stamp;
+    this.lastFullRead = readAt;
+    if (next.size > 0) this.sawCatalogue = true;
+    if (previous.size !== next.size || [...next.keys()].some((name) => !previous.has(name))) this.namesRevision += 1;
+    for (const name of next.keys()) this.absent.delete(name);
+    for (const name of previous.keys()) if (!next.has(name)) this.removedElsewhere(name);
+  }
+
+  /** The local copy, with each record's listing stamp: a restart then reads only what changed. */
+  private async saveCache(): Promise<void> {
+    if (this.options.cacheFile === undefined) return;
+    const listed = [...this.entries.values()];
+    const cache: CacheFile = {
+      refreshedAt: this.now(),
+      entries: listed.map((known) => known.entry),
+      stamps: Object.fromEntries(listed.filter((known) => known.stamp !== '').map((known) => [known.entry.name, known.stamp])),
+    };
+    await writeFileAtomic(this.options.cacheFile, JSON.stringify(cache));
+  }
 }
+
+const sameRecord = (a: CatalogueEntry, b: CatalogueEntry): boolean => a.createdBy.id === b.createdBy.id && a.createdAt === b.createdAt;
 
 const inUseText = (name: string, live: Lease[], ttl: number): string => {
   const hosts = live.map((lease) => `${lease.host.name} (host ID ${lease.host.id.slice(0, 8)}, lease renewed ${Math.round(lease.ageSeconds)} s ago)`);
