@@ -92,8 +92,10 @@ function operationsBetween(b: DaemonProcess, from: number, to: number, name: str
 async function learnAll(a: DaemonProcess, b: DaemonProcess, count: number): Promise<number> {
   const started = process.hrtime.bigint();
   for (;;) {
-    const refused = b.logLines().find((line) => line.msg === 'store record ignored');
-    if (refused !== undefined) throw new Error(`host B refused a store record: ${JSON.stringify(refused)}`);
+    for (const [which, daemon] of [['A', a], ['B', b]] as const) {
+      const refused = daemon.logLines().find((line) => line.msg === 'store record ignored');
+      if (refused !== undefined) throw new Error(`host ${which} refused a store record: ${JSON.stringify(refused)}`);
+    }
     const [onA, onB] = [(await a.client.list()).length, (await b.client.list()).length];
     if (onA === count && onB === count) return since(started);
     if (onA > count || onB > count) throw new Error(`A lists ${onA} volumes and B ${onB}, more than the ${count} on the store`);
@@ -140,13 +142,14 @@ export async function cataloguePickup(sizes: PickupSizes, store: SuiteStore, cle
         const kinds = new Map<string, number>();
         const counts: number[] = [];
         for (let round = 0; round < sizes.rounds; round += 1) {
-          // Creates at random phases of B's once-a-second poll of the change marker.
+          // Changes at random phases of B's once-a-second poll of the change marker.
           await delay(Math.random() * 1000);
           const name = `pickup-${onStore}-${rtt}-${round}`;
           const from = Date.now();
           await a.client.create(name);
           const created = await untilListed(agent, b, name, true);
           const to = Date.now();
+          await delay(Math.random() * 1000); // the Remove too: right after a pick-up it would come at one phase
           await a.client.remove(name);
           const removed = await untilListed(agent, b, name, false);
           store.add(PICKUP_SECTION, PICKUP_TESTS.create(volumes, rtt), 'ours', 'ms', 'lower', created);

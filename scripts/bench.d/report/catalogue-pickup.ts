@@ -11,7 +11,7 @@ export function pickupHow(s: Partial<PickupSizes> | undefined): string {
   if (s === undefined) return '';
   return (
     ` A change picked up: ${(s.volumes ?? []).join(' and ')} store volumes (a few created through host A, the others written as record files into the store directory), ` +
-    `host B behind a latency proxy at ${(s.rtts ?? []).join(' and ')} ms RTT (its first read of them at 0 ms, then 3 s at the RTT); ${s.rounds ?? '?'} Creates on A, each at a random phase of B's once-a-second poll, ` +
+    `host B behind a latency proxy at ${(s.rtts ?? []).join(' and ')} ms RTT (its first read of them at 0 ms, then 3 s at the RTT); ${s.rounds ?? '?'} Creates on A and their Removes, each at a random phase of B's once-a-second poll, ` +
     "timed from A's reply until the name is in B's List (polled every 5 ms), then its Remove until gone; B's store operations from each Create to its appearance counted from B's debug log."
   );
 }
@@ -27,7 +27,7 @@ export function pickupBody(f: Figures, s: Partial<PickupSizes> | undefined): str
   const rows = cases
     .filter(({ volumes, rtt }) => f.get(PICKUP_SECTION, PICKUP_TESTS.create(volumes, rtt), 'ours') !== undefined)
     .map(({ volumes, rtt }) => [
-      String(volumes),
+      volumes.toLocaleString('en'),
       `${rtt} ms`,
       p50max(samplesOf(f, PICKUP_TESTS.create(volumes, rtt))),
       p50max(samplesOf(f, PICKUP_TESTS.remove(volumes, rtt))),
@@ -42,7 +42,7 @@ export function pickupBody(f: Figures, s: Partial<PickupSizes> | undefined): str
   return [
     '### A change picked up, as the store holds more volumes',
     '',
-    "B's List answers from its memory: these are the times until B has picked up A's change. Store operations are those B's log names (one per exchange with the store, a listing of volumes/ being one whatever its size); full listings are those of the whole catalogue (`list the volume records`). The notes list them by kind.",
+    "B's List answers from its memory: these are the times until B has picked up A's change. Store operations are those B's debug log names (one per piece of work on the store, however many SFTP requests it takes: a listing of volumes/ with its reads of changed records is one); full listings are those of the whole catalogue (`list the volume records`). The notes list them by kind.",
     '',
     ...table(['store volumes', "B's RTT", 'Create → in B\'s List, p50 / max', 'Remove → gone from B\'s List, p50 / max', "B's store operations per pick-up (median)", 'of them full listings (median)'], rows),
     '',

@@ -35,6 +35,6 @@ export const catalogueSection: Section = {
       const figure = unit === 'ms' ? `p50 ${fmt(quantile(samples, 0.5))} ms, p99 ${fmt(quantile(samples, 0.99))} ms, max ${fmt(Math.max(...samples))} ms (n=${samples.length})` : `${fmt(samples[0] ?? NaN)} ${unit}`;
       return [test, figure, TARGETS[test] ?? (renewals.includes(test) ? 'as with 10 (renewal cost does not grow with mounts)' : '')];
     });
-    return [...table(['measure', 'figure', 'target'], rows, false), '', ...pickupBody(f, s.pickup)];
+    return [...(rows.length > 0 ? [...table(['measure', 'figure', 'target'], rows, false), ''] : []), ...pickupBody(f, s.pickup)];
   },
 };
