@@ -7,7 +7,7 @@ import type { Suite } from '../suite';
 export const catalogueSuite: Suite = {
   id: 'catalogue',
   summary: 'the store catalogue across two hosts: Gets of unknown names, create/remove seen, idle load, a change picked up at up to 10,000 volumes',
-  minutes: { full: 20, reduced: 18, quick: 2 },
+  minutes: { full: 10, reduced: 8, quick: 2 },
   engineRtts: () => [],
   params: (sizes) => ({ catalogue: sizes.catalogue }),
   steps: () => [
