@@ -6,6 +6,7 @@
 import { cleanup, delay, type DaemonProcess } from '../../test/support/daemon-process';
 import { startStoreHost } from '../../test/support/sftp-fixtures';
 import { TestSshd } from '../../test/support/sshd';
+import type { PickupSizes } from './catalogue-pickup';
 import type { Cleanup } from './cleanup';
 import { log } from './lib/proc';
 import type { SuiteStore } from './lib/results';
@@ -19,6 +20,8 @@ export interface CatalogueSizes {
   idleSeconds: number;
   /** Mounted store volumes at which a host's store operations are counted (renewal traffic). */
   mountedVolumes: number[];
+  /** A change picked up by another host as the store holds more volumes (its own step: catalogue-pickup.ts). */
+  pickup: PickupSizes;
 }
 
 /** The measure of a host's store operations with `mounted` store volumes mounted. */

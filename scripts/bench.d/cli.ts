@@ -9,6 +9,8 @@ export const DEFAULT_BASELINE = '36ff76b';
 
 export interface Args {
   only: SuiteId[];
+  /** Only these steps of the selected suites (undefined: all). */
+  steps: string[] | undefined;
   sizes: SizeMode;
   baseline: string;
   out: string;
@@ -28,7 +30,7 @@ export function usage(): string {
     const { summary, minutes } = SUITES[id];
     return `  ${id.padEnd(width)}  ${`~${minutes.reduced}/${minutes.full}/${minutes.quick} min`.padEnd(15)}${summary}`;
   });
-  return `Usage: scripts/bench [--only SUITE,...] [--quick | --sizes full|reduced|quick] [--baseline REF]
+  return `Usage: scripts/bench [--only SUITE,...] [--step STEP,...] [--quick | --sizes full|reduced|quick] [--baseline REF]
                     [--out DIR] [--dir DIR] [--resume] [--reuse] [--keep]
        scripts/bench --report-only [--out DIR]
        scripts/bench --profile KIND[:VOLUMES[:CALLS]]
@@ -45,6 +47,8 @@ ${suites.join('\n')}
 
 Options:
   --only LIST      suites to run, comma-separated
+  --step LIST      only these steps of them, as the log names them (e.g. --only catalogue
+                   --step pickup); the suite's page section then shows only their figures
   --sizes MODE     full (the published sizes), reduced (every suite in ~40 min; the page
                    says so), quick (small sizes, for development; figures mean nothing)
   --quick          --sizes quick; writes to /tmp/dvs-bench-quick unless --out
@@ -82,7 +86,7 @@ function profileOf(text: string): Args['profile'] {
 
 /** The arguments, or undefined after printing the usage for --help. */
 export function parseArgs(argv: readonly string[]): Args | undefined {
-  const args: Args = { only: [...SUITE_IDS], sizes: 'full', baseline: DEFAULT_BASELINE, out: '', dir: '/run/dvs-bench', resume: false, reuse: false, keep: false, reportOnly: false, profile: undefined };
+  const args: Args = { only: [...SUITE_IDS], steps: undefined, sizes: 'full', baseline: DEFAULT_BASELINE, out: '', dir: '/run/dvs-bench', resume: false, reuse: false, keep: false, reportOnly: false, profile: undefined };
   for (let i = 0; i < argv.length; i += 1) {
     const a = argv[i]!;
     const value = (): string => {
@@ -94,6 +98,7 @@ export function parseArgs(argv: readonly string[]): Args | undefined {
       console.log(usage());
       return undefined;
     } else if (a === '--only') args.only = list(value(), SUITE_IDS, 'suite');
+    else if (a === '--step') args.steps = value().split(',').filter(Boolean);
     else if (a === '--sizes') args.sizes = list(value(), SIZE_MODES, 'size mode')[0]!;
     else if (a === '--quick') args.sizes = 'quick';
     else if (a === '--baseline') args.baseline = value();

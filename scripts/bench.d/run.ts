@@ -56,6 +56,7 @@ export async function runSuites(args: Args): Promise<number> {
   const commit = await describeCheckout();
   const facts = await machine();
   const runs = new Map(args.only.map((id) => [id, startRun(id, args, results.suites[id], commit, facts)]));
+  if (args.steps !== undefined) for (const run of runs.values()) run.notes.push(`Only steps ${args.steps.join(', ')} of the suite were run (--step).`);
   /** A suite's new run replaces its old one once it has something to show. */
   const persist = (): void => {
     for (const [id, run] of runs) if (run.completed.length > 0 || run.figures.length > 0 || run.errors.length > 0) results.suites[id] = run;
@@ -66,6 +67,7 @@ export async function runSuites(args: Args): Promise<number> {
   const plan: Planned[] = args.only
     .flatMap((suite) => SUITES[suite].steps(sizes).map((step) => ({ suite, step })))
     .filter(({ suite, step }) => !runs.get(suite)!.completed.includes(step.id))
+    .filter(({ step }) => args.steps === undefined || args.steps.includes(step.id))
     .sort((a, b) => a.step.order - b.step.order);
   log(`${args.sizes} sizes; suites ${args.only.join(', ')}; steps ${plan.map((p) => `${p.suite}:${p.step.id}`).join(', ') || 'none left'}; output in ${args.out}`);
 

@@ -52,7 +52,7 @@ export const SIZES: Record<SizeMode, Sizes> = {
     control: { counts: [10, 1000, 10000], samples: 500, repetitions: 3, memory: { volumes: 1000, mounted: 20 } },
     mount: { cliVolumes: 1000, cliSftpVolumes: 100, cliRepeats: 20, mountFirst: 10, mountRepeats: 20, coldRuns: 5 },
     sharing: { rounds: 3, sizeMiB: 256, rtts: [0, 10], storm: 60, mountSamples: 5 },
-    catalogue: { rounds: 200, removals: 20, idleSeconds: 30, mountedVolumes: [10, 100, 1000] },
+    catalogue: { rounds: 200, removals: 20, idleSeconds: 30, mountedVolumes: [10, 100, 1000], pickup: { volumes: [100, 10000], rtts: [0, 50], rounds: 10 } },
   },
   reduced: {
     data: { 0: { rounds: 3, seqMiB: 256, files: 1000 }, 10: { rounds: 2, seqMiB: 64, files: 100 } },
@@ -60,7 +60,7 @@ export const SIZES: Record<SizeMode, Sizes> = {
     control: { counts: [10, 1000, 10000], samples: 200, repetitions: 3, memory: { volumes: 500, mounted: 10 } },
     mount: { cliVolumes: 200, cliSftpVolumes: 30, cliRepeats: 10, mountFirst: 5, mountRepeats: 10, coldRuns: 3 },
     sharing: { rounds: 3, sizeMiB: 128, rtts: [0, 10], storm: 60, mountSamples: 5 },
-    catalogue: { rounds: 100, removals: 10, idleSeconds: 30, mountedVolumes: [10, 100, 1000] },
+    catalogue: { rounds: 100, removals: 10, idleSeconds: 30, mountedVolumes: [10, 100, 1000], pickup: { volumes: [100, 10000], rtts: [0, 50], rounds: 5 } },
   },
   quick: {
     data: { 0: { rounds: 1, seqMiB: 32, files: 100 }, 10: { rounds: 1, seqMiB: 8, files: 20 } },
@@ -68,6 +68,6 @@ export const SIZES: Record<SizeMode, Sizes> = {
     control: { counts: [10, 1000], samples: 50, repetitions: 1, memory: { volumes: 20, mounted: 3 } },
     mount: { cliVolumes: 20, cliSftpVolumes: 3, cliRepeats: 3, mountFirst: 2, mountRepeats: 3, coldRuns: 1 },
     sharing: { rounds: 1, sizeMiB: 16, rtts: [0, 10], storm: 12, mountSamples: 2 },
-    catalogue: { rounds: 20, removals: 3, idleSeconds: 5, mountedVolumes: [10] },
+    catalogue: { rounds: 20, removals: 3, idleSeconds: 5, mountedVolumes: [10], pickup: { volumes: [100], rtts: [0, 50], rounds: 3 } },
   },
 };

@@ -7,11 +7,19 @@
  *
  * Prints "listening PORT" once ready (LISTEN_PORT 0 picks a free port). Reads stop while
  * more than HIGH_WATER bytes wait in one direction (the delay line is the "network";
- * bandwidth is otherwise not limited).
+ * bandwidth is otherwise not limited). A line "rtt MS" on stdin changes the round-trip
+ * time from then on, for open connections too (chunks already waiting keep their time);
+ * it answers "rtt MS".
  */
 import net from 'node:net';
+import readline from 'node:readline';
 
 const HIGH_WATER = 64 * 1024 * 1024;
+
+/** What each direction adds: half the round-trip time, changeable while connections are open. */
+interface OneWay {
+  ms: number;
+}
 
 /** One direction of one connection: a FIFO of chunks, each due at arrival + delay. */
 class DelayLine {
@@ -23,7 +31,7 @@ class DelayLine {
   constructor(
     private readonly from: net.Socket,
     private readonly to: net.Socket,
-    private readonly delayMs: number,
+    private readonly delay: OneWay,
   ) {
     from.on('data', (chunk: Buffer) => this.push(chunk));
     from.on('end', () => {
@@ -34,7 +42,7 @@ class DelayLine {
   }
 
   private push(chunk: Buffer): void {
-    this.queue.push({ due: performance.now() + this.delayMs, chunk });
+    this.queue.push({ due: performance.now() + this.delay.ms, chunk });
     this.queued += chunk.length;
     if (this.queued > HIGH_WATER) this.from.pause();
     this.schedule();
@@ -67,8 +75,14 @@ class DelayLine {
   }
 }
 
-export function startProxy(listenPort: number, targetHost: string, targetPort: number, rttMs: number): Promise<net.Server> {
-  const half = rttMs / 2;
+export interface Proxy {
+  server: net.Server;
+  /** New round-trip time for chunks that arrive from now on. */
+  setRtt: (ms: number) => void;
+}
+
+export function startProxy(listenPort: number, targetHost: string, targetPort: number, rttMs: number): Promise<Proxy> {
+  const half: OneWay = { ms: rttMs / 2 };
   const server = net.createServer({ noDelay: true }, (client) => {
     const upstream = net.connect({ host: targetHost, port: targetPort, noDelay: true });
     const close = (): void => {
@@ -84,7 +98,7 @@ export function startProxy(listenPort: number, targetHost: string, targetPort: n
   });
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(listenPort, '127.0.0.1', () => resolve(server));
+    server.listen(listenPort, '127.0.0.1', () => resolve({ server, setRtt: (ms) => (half.ms = ms / 2) }));
   });
 }
 
@@ -96,9 +110,15 @@ if (require.main === module) {
     process.exit(2);
   }
   startProxy(Number(listen), host, Number(port), Number(rtt)).then(
-    (server) => {
+    ({ server, setRtt }) => {
       const address = server.address();
       console.log(`listening ${typeof address === 'object' && address !== null ? address.port : listen}`);
+      readline.createInterface({ input: process.stdin }).on('line', (line) => {
+        const match = /^rtt (\d+(?:\.\d+)?)$/.exec(line.trim());
+        if (match === null) return;
+        setRtt(Number(match[1]));
+        console.log(`rtt ${match[1]}`);
+      });
     },
     (error: unknown) => {
       console.error(String(error));
