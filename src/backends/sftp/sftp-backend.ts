@@ -92,7 +92,7 @@ export class SftpBackend implements Backend {
     const backend = new SftpBackend(config);
     await backend.files.prepare();
     await backend.shares.adoptLeftovers();
-    backend.catalogue = await openStoreCatalogue(backend.store, backend.control, backend.trust, {
+    backend.catalogue = await openStoreCatalogue(backend.store, backend.gate, backend.trust, {
       dataDir: config.dataDir,
       keysDir: backend.files.keysDir,
       hostName: config.hostName,

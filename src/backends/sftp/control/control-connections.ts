@@ -29,20 +29,14 @@ const RETRY_BACKOFF_MS = 1000;
 let clientClass: typeof SftpClient | undefined;
 const sftpClientClass = (): typeof SftpClient => (clientClass ??= require('ssh2-sftp-client') as typeof SftpClient);
 const IDLE_CLOSE_MS = 30_000;
-/**
- * Connections per server and login at most. A queue on one connection grows with the
- * round trip: 40 first Mounts of store volumes at once through 100 ms took about 30 s on
- * one, past a Mount's deadline (connect_timeout + 5 s).
- */
-export const MAX_CONNECTIONS_PER_LOGIN = 4;
 
 /**
  * The control path (ssh2-sftp-client): login, host-key check, mkdir, stat, usage, delete.
  * Connections are reused per server and credentials for a short while, so a second
  * Create on a busy server costs no new handshake; one operation runs on a connection at
- * a time, as the library requires. Work queues on the open connections, and another one
- * is opened (up to MAX_CONNECTIONS_PER_LOGIN) only when every open one has a queue: a
- * handshake costs more than a short wait.
+ * a time, as the library requires. With `perLogin` above one (the store catalogue's), work
+ * queues on the open connections and another one is opened, up to `perLogin`, only when
+ * every open one has a queue: a handshake costs more than a short wait.
  */
 export class ControlConnections {
   private readonly lock = new KeyedMutex();
@@ -51,7 +45,11 @@ export class ControlConnections {
   private readonly queued = new Map<string, number>();
 
   /** `gate` bounds handshakes per server, shared with the sshfs mounts of the same backend. */
-  constructor(private readonly gate: HandshakeGate = new HandshakeGate()) {}
+  constructor(
+    private readonly gate: HandshakeGate = new HandshakeGate(),
+    /** Connections per server and login at most. */
+    private readonly perLogin = 1,
+  ) {}
 
   async with<T>(target: ControlTarget, work: (connected: Connected) => Promise<T>): Promise<T> {
     const key = this.slotFor(JSON.stringify([target.host, target.port, target.user, target.identityFile, target.passwordFile, target.trust.label]));
@@ -74,7 +72,7 @@ export class ControlConnections {
   /** The slot with the shortest queue, an open one before a new one: a new connection only when every open one is busy with more than its current call. */
   private slotFor(login: string): string {
     let best: { slot: string; load: number } | undefined;
-    for (let index = 0; index < MAX_CONNECTIONS_PER_LOGIN; index += 1) {
+    for (let index = 0; index < this.perLogin; index += 1) {
       const slot = `${login}#${index}`;
       const queued = this.queued.get(slot) ?? 0;
       // A closed slot counts as busier by one: the handshake.
