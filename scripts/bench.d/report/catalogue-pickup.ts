@@ -2,10 +2,11 @@
 import { PICKUP_SECTION, PICKUP_TESTS, type PickupSizes } from '../catalogue-pickup';
 import { fmt, median, quantile } from '../lib/stats';
 import { table, type Figures } from './figures';
-import { targetTable, verdict } from './targets';
+import { targetTable } from './targets';
 
-/** The issue's target: at this many volumes and B's round-trip time. */
-const TARGET = { volumes: 10000, rtt: 50, ms: 1000 };
+/** The issue's case: this many volumes at B's round-trip time, compared with SMALL volumes. */
+const TARGET = { volumes: 10000, rtt: 50 };
+const SMALL = 100;
 
 export function pickupHow(s: Partial<PickupSizes> | undefined): string {
   if (s === undefined) return '';
@@ -37,8 +38,12 @@ export function pickupBody(f: Figures, s: Partial<PickupSizes> | undefined): str
   if (rows.length === 0) return [];
   const created = samplesOf(f, PICKUP_TESTS.create(TARGET.volumes, TARGET.rtt));
   const removed = samplesOf(f, PICKUP_TESTS.remove(TARGET.volumes, TARGET.rtt));
-  // Both kinds of change; NaN (not measured) when either is missing.
-  const worst = created.length > 0 && removed.length > 0 ? Math.max(quantile(created, 0.5), quantile(removed, 0.5)) : NaN;
+  // The issue's criterion: no re-read of every record, so a pick-up costs at 10,000 volumes what it costs at 100.
+  const fullReads = samplesOf(f, PICKUP_TESTS.fullReads(TARGET.volumes, TARGET.rtt));
+  const operations = samplesOf(f, PICKUP_TESTS.operations(TARGET.volumes, TARGET.rtt));
+  const fewOperations = samplesOf(f, PICKUP_TESTS.operations(SMALL, TARGET.rtt));
+  const measuredBoth = fullReads.length > 0 && operations.length > 0 && fewOperations.length > 0;
+  const withoutRereading = measuredBoth ? median(fullReads) === 0 && median(operations) <= median(fewOperations) : undefined;
   return [
     '### A change picked up, as the store holds more volumes',
     '',
@@ -48,11 +53,13 @@ export function pickupBody(f: Figures, s: Partial<PickupSizes> | undefined): str
     '',
     ...targetTable([
       {
-        target: `a change picked up in ≤ 1 s at ${TARGET.volumes.toLocaleString('en')} volumes, ${TARGET.rtt} ms RTT (p50 of Create and of Remove)`,
-        measured: Number.isFinite(worst) ? `${fmt(worst)} ms` : '—',
-        met: verdict(worst <= TARGET.ms, worst),
+        target: `a change picked up without re-reading every record at ${TARGET.volumes.toLocaleString('en')} volumes, ${TARGET.rtt} ms RTT: no full listing, and no more store operations per pick-up than at ${SMALL} volumes`,
+        measured: measuredBoth ? `${medianOf(fullReads)} full listings, ${medianOf(operations)} operations (${medianOf(fewOperations)} at ${SMALL})` : '—',
+        met: withoutRereading,
       },
     ]),
+    '',
+    `Time to pick up a change at ${TARGET.volumes.toLocaleString('en')} volumes and ${TARGET.rtt} ms RTT, up to 1 s of it waiting for B's next poll of the change marker: p50 ${created.length > 0 ? fmt(quantile(created, 0.5)) : '—'} ms for a Create, ${removed.length > 0 ? fmt(quantile(removed, 0.5)) : '—'} ms for a Remove.`,
     '',
   ];
 }
