@@ -4,8 +4,9 @@
  * published (same options, creator, time and format; only the name differs, and the file's
  * name matches it), so a host admits it as it would the original (record-checks.ts), and
  * is owned by the sshd test user with the original's mode, as a file written over SFTP is.
- * Its data directory is made too when the original's exists. No change marker is moved:
- * hosts find the records at their next full read of the catalogue.
+ * Its data directory is made too when the original's exists. Then the change marker is
+ * moved with nothing in the change log, as a host of the previous version moves it: every
+ * host reads the whole catalogue at its next poll (docs/catalogue-protocol.md, Visibility).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -31,4 +32,12 @@ export function seedRecords(sshd: TestSshd, storeDir: string, template: string, 
       fs.chmodSync(dir, dataDir.mode & 0o7777);
     }
   }
+  const marker = sshd.serverPath(storeDir, '.docker-volume-sftp', 'changes');
+  const temp = `${marker}.seed.tmp`;
+  fs.writeFileSync(temp, `seeded ${names.length}\n`);
+  fs.chownSync(temp, sshd.uid, sshd.gid);
+  // Times of its own, as every writer of the marker sets them: the stamp differs from any before.
+  const seconds = 1_000_000_000 + Math.floor(Math.random() * 1_000_000_000);
+  fs.utimesSync(temp, seconds, seconds);
+  fs.renameSync(temp, marker);
 }

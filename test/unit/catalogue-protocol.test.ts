@@ -298,6 +298,24 @@ describe('store catalogue protocol: the cases of issue 19 on a simulated store',
       assert.equal(b.catalogue.find('legacy')?.createdAt, 'old');
     });
 
+    it('reads everything when a host of the previous version moved the marker last, also after changes in the log', async () => {
+      const world = new World();
+      const [a, b] = [world.host('A'), world.host('B')];
+      await started(a, b);
+      await a.create('app', OPTIONS);
+      await b.catalogue.refresh();
+      await a.create('logs', OPTIONS);
+      const raw = world.store.files('user');
+      const record = JSON.parse(world.store.text(path.posix.join(VOLUMES, 'app.json')) ?? '{}') as Record<string, unknown>;
+      await raw.write(path.posix.join(VOLUMES, 'legacy.json'), Buffer.from(JSON.stringify({ ...record, name: 'legacy', createdAt: 'old' })));
+      await raw.write(path.posix.join(CATALOGUE, 'changes.tmp'), Buffer.from('x7\n'));
+      await raw.setTimes(path.posix.join(CATALOGUE, 'changes.tmp'), 1_234_567_891);
+      await raw.replace(path.posix.join(CATALOGUE, 'changes.tmp'), path.posix.join(CATALOGUE, 'changes'));
+      await b.catalogue.refresh();
+      assert.ok(b.catalogue.find('logs') !== undefined, 'the logged change');
+      assert.equal(b.catalogue.find('legacy')?.createdAt, 'old', 'and the unlogged one');
+    });
+
     it('tells of a change whose telling failed at the next refresh of the host that made it', async () => {
       const world = new World();
       const [a, b] = [world.host('A'), world.host('B')];

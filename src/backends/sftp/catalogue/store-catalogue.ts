@@ -539,6 +539,8 @@ export class StoreCatalogue implements SharedCatalogue {
 
   /** Reads again only the names the change log says changed; false when the log cannot tell. */
   private async readChanges(stamp: string): Promise<boolean> {
+    // Moved by a host of the previous version: what it changed is in no log.
+    if (!namesALogFile(stamp)) return false;
     const readAt = this.now();
     const log = await this.options.remote.changeLog();
     if (log === undefined) return false;
@@ -597,6 +599,13 @@ export class StoreCatalogue implements SharedCatalogue {
     await writeFileAtomic(this.options.cacheFile, JSON.stringify(cache));
   }
 }
+
+/**
+ * Whether the marker (its stamp is "mtime:size") can name a log file: ours holds
+ * `INSTANCE-N.NAME`, 38 bytes at least (the instance is a UUID); the previous version's held
+ * 1 to 10 random characters. Read from the stamp, so telling them apart costs no request.
+ */
+const namesALogFile = (stamp: string): boolean => Number(stamp.slice(stamp.lastIndexOf(':') + 1)) >= 24;
 
 const sameRecord = (a: CatalogueEntry, b: CatalogueEntry): boolean => a.createdBy.id === b.createdBy.id && a.createdAt === b.createdAt;
 
