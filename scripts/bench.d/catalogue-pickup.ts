@@ -7,10 +7,10 @@
  * log, by kind. Two daemons as hosts of one store on a real loopback sshd.
  */
 import http from 'node:http';
-import { cleanup, delay, type DaemonProcess } from '../../test/support/daemon-process';
+import { delay, type DaemonProcess } from '../../test/support/daemon-process';
 import { startLatencyProxy } from '../../test/support/latency-proxy';
-import { startStoreHost } from '../../test/support/sftp-fixtures';
 import { TestSshd } from '../../test/support/sshd';
+import { heldStoreHost } from './catalogue-hosts';
 import { seedRecords } from './catalogue-seed';
 import type { Cleanup } from './cleanup';
 import { log } from './lib/proc';
@@ -111,16 +111,7 @@ export async function cataloguePickup(sizes: PickupSizes, store: SuiteStore, cle
   held.push(cleanupPath.hold('List agent', () => agent.destroy()));
   const proxy = await startLatencyProxy(`${sshd.host}:${sshd.port}`, 0);
   held.push(cleanupPath.hold('latency proxy of host B', () => proxy.stop()));
-  const host = async (name: string, env: Record<string, string>): Promise<DaemonProcess> => {
-    const daemon = await startStoreHost(sshd, name, 'store', { LOG_LEVEL: 'debug', ...env });
-    held.push(
-      cleanupPath.hold(`daemon ${name}`, async () => {
-        await daemon.stop();
-        cleanup(daemon.dirs.base);
-      }),
-    );
-    return daemon;
-  };
+  const host = (name: string, env: Record<string, string>): Promise<DaemonProcess> => heldStoreHost(sshd, cleanupPath, held, name, env);
   try {
     await sshd.mkdirAsUser('store');
     const a = await host('host-a', {});

@@ -3,9 +3,9 @@
  * loopback sshd): Get of an unknown name with the store up and hung, create-to-visible and
  * remove-to-gone delays, and the catalogue's store operations per second on an idle host.
  */
-import { cleanup, delay, type DaemonProcess } from '../../test/support/daemon-process';
-import { startStoreHost } from '../../test/support/sftp-fixtures';
+import { delay, type DaemonProcess } from '../../test/support/daemon-process';
 import { TestSshd } from '../../test/support/sshd';
+import { heldStoreHost } from './catalogue-hosts';
 import type { PickupSizes } from './catalogue-pickup';
 import type { Cleanup } from './cleanup';
 import { log } from './lib/proc';
@@ -43,16 +43,7 @@ export async function catalogue(sizes: CatalogueSizes, store: SuiteStore, cleanu
   const add = (test: string, ms: number): void => store.add('catalogue', test, 'ours', 'ms', 'lower', ms);
   const sshd = await TestSshd.start();
   const held = [cleanupPath.hold('sshd', () => sshd.dispose())];
-  const host = async (name: string): Promise<DaemonProcess> => {
-    const daemon = await startStoreHost(sshd, name, 'store', { LOG_LEVEL: 'debug' });
-    held.push(
-      cleanupPath.hold(`daemon ${name}`, async () => {
-        await daemon.stop();
-        cleanup(daemon.dirs.base);
-      }),
-    );
-    return daemon;
-  };
+  const host = (name: string): Promise<DaemonProcess> => heldStoreHost(sshd, cleanupPath, held, name);
   try {
     await sshd.mkdirAsUser('store');
     const a = await host('host-a');

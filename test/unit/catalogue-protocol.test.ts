@@ -257,6 +257,16 @@ describe('store catalogue protocol: the cases of issue 19 on a simulated store',
     };
     const VOLUMES = path.posix.join(CATALOGUE, 'volumes');
 
+    /** What the previous version's Create did: a record (a copy of app's) renamed into place, the marker replaced with 1-10 random characters, no log. */
+    const createAsPreviousVersion = async (world: World, name: string): Promise<void> => {
+      const raw = world.store.files('user');
+      const record = JSON.parse(world.store.text(path.posix.join(VOLUMES, 'app.json')) ?? '{}') as Record<string, unknown>;
+      await raw.write(path.posix.join(VOLUMES, `${name}.json`), Buffer.from(JSON.stringify({ ...record, name, createdAt: 'old' })));
+      await raw.write(path.posix.join(CATALOGUE, 'changes.tmp'), Buffer.from('k3j\n'));
+      await raw.setTimes(path.posix.join(CATALOGUE, 'changes.tmp'), 1_000_000_000 + world.store.log.length);
+      await raw.replace(path.posix.join(CATALOGUE, 'changes.tmp'), path.posix.join(CATALOGUE, 'changes'));
+    };
+
     it('reads only the changed name, as many requests with 400 volumes on the store as with 4', async () => {
       const costs: number[] = [];
       for (const count of [4, 400]) {
@@ -286,13 +296,7 @@ describe('store catalogue protocol: the cases of issue 19 on a simulated store',
       await started(a, b);
       await a.create('app', OPTIONS);
       await b.catalogue.refresh();
-      // What the previous version did: the record renamed into place, the marker replaced, no log.
-      const raw = world.store.files('user');
-      const record = JSON.parse(world.store.text(path.posix.join(VOLUMES, 'app.json')) ?? '{}') as Record<string, unknown>;
-      await raw.write(path.posix.join(VOLUMES, 'legacy.json'), Buffer.from(JSON.stringify({ ...record, name: 'legacy', createdAt: 'old' })));
-      await raw.write(path.posix.join(CATALOGUE, 'changes.tmp'), Buffer.from('k3j\n'));
-      await raw.setTimes(path.posix.join(CATALOGUE, 'changes.tmp'), 1_234_567_890);
-      await raw.replace(path.posix.join(CATALOGUE, 'changes.tmp'), path.posix.join(CATALOGUE, 'changes'));
+      await createAsPreviousVersion(world, 'legacy');
       const requests = await requestsOf(world, b, () => b.catalogue.refresh());
       assert.ok(requests.includes(`list ${VOLUMES}`), requests.join('; '));
       assert.equal(b.catalogue.find('legacy')?.createdAt, 'old');
@@ -305,12 +309,7 @@ describe('store catalogue protocol: the cases of issue 19 on a simulated store',
       await a.create('app', OPTIONS);
       await b.catalogue.refresh();
       await a.create('logs', OPTIONS);
-      const raw = world.store.files('user');
-      const record = JSON.parse(world.store.text(path.posix.join(VOLUMES, 'app.json')) ?? '{}') as Record<string, unknown>;
-      await raw.write(path.posix.join(VOLUMES, 'legacy.json'), Buffer.from(JSON.stringify({ ...record, name: 'legacy', createdAt: 'old' })));
-      await raw.write(path.posix.join(CATALOGUE, 'changes.tmp'), Buffer.from('x7\n'));
-      await raw.setTimes(path.posix.join(CATALOGUE, 'changes.tmp'), 1_234_567_891);
-      await raw.replace(path.posix.join(CATALOGUE, 'changes.tmp'), path.posix.join(CATALOGUE, 'changes'));
+      await createAsPreviousVersion(world, 'legacy');
       await b.catalogue.refresh();
       assert.ok(b.catalogue.find('logs') !== undefined, 'the logged change');
       assert.equal(b.catalogue.find('legacy')?.createdAt, 'old', 'and the unlogged one');
