@@ -91,9 +91,9 @@ export class CatalogueRemote {
   /** Numbers this process's log files: with the instance, unique across restarts. */
   private changeCount = 0;
   /**
-   * Names changed by this host that other hosts were not told of yet: added before the
-   * change, cleared once its log file and the marker are written; a session that failed in
-   * between leaves them for `tellPending`, so no change goes untold.
+   * Names changed by this host that other hosts were not told of yet: added once the change
+   * ran (see `changing`), cleared once its log file and the marker are written; a session
+   * that failed in between leaves them for `tellPending`, so no change goes untold.
    */
   private readonly untold = new Map<string, number>();
   /** Tells one change from a later one of the same name: a telling in flight clears only what it told. */
@@ -134,7 +134,7 @@ export class CatalogueRemote {
     return this.gate === undefined ? parseEntry(text, name) : this.gate.admit(where, name, text, stamp);
   }
 
-  /** The change marker's stamp: it differs after every publish and removal on any host. */
+  /** The change marker's stamp, "mtime:size": it differs after every change on any host (see `markerNamesALogFile`). */
   changeStamp(): Promise<string> {
     return this.session('read the change marker', async (files) => {
       const stat = await files.stat(this.markerFile);
@@ -630,6 +630,13 @@ export class CatalogueRemote {
   private markFile = (id: string, name: string): string => path.posix.join(this.mountsDir, id, markName(name));
 }
 
+/**
+ * Whether the marker whose stamp ("mtime:size") this is can name a log file: ours holds
+ * `INSTANCE-N.NAME`, 38 bytes at least (the instance is a UUID); the previous version's held
+ * 1 to 10 random characters. Read from the stamp, so telling them apart costs no request.
+ */
+export const markerNamesALogFile = (stamp: string): boolean => Number(stamp.slice(stamp.lastIndexOf(':') + 1)) >= 24;
+
 /** A file of the change log and the volume name it tells of (undefined: not a valid name). */
 export interface LoggedChange {
   file: string;
@@ -657,7 +664,7 @@ const markName = (name: string): string => `${name}.mounted`;
 const unmarkName = (file: string): string => file.replace(/\.mounted$/, '');
 
 /** Which record a tombstone ends: the creator and creation time, unique per Create. */
-const recordId = (entry: CatalogueEntry): string => `${entry.createdBy.id}/${entry.createdAt}`;
+export const recordId = (entry: CatalogueEntry): string => `${entry.createdBy.id}/${entry.createdAt}`;
 
 /** A taken record its Remove marked as past the commit point. */
 function committedFlag(text: string | undefined): boolean {

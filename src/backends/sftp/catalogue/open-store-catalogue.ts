@@ -21,18 +21,18 @@ export interface StoreCatalogueConfig {
 }
 
 /**
- * The default store's catalogue, its local copy loaded (so the daemon can answer Get before
- * it listens); undefined when the plugin has no default store. The store's login is worked
- * out once; its host key is trusted as the administrator says (the file is re-read only
- * when it changes).
- */
-/**
  * The catalogue's connections to the store at most (plus the heartbeat's). A queue on one
  * grows with the round trip: the marks of 40 first Mounts at once through 100 ms took about
  * 30 s on one connection, past a Mount's deadline (connect_timeout + 5 s).
  */
 export const STORE_CONNECTIONS = 4;
 
+/**
+ * The default store's catalogue, its local copy loaded (so the daemon can answer Get before
+ * it listens); undefined when the plugin has no default store. The store's login is worked
+ * out once; its host key is trusted as the administrator says (the file is re-read only
+ * when it changes).
+ */
 export async function openStoreCatalogue(
   store: DefaultStore,
   handshakes: HandshakeGate,

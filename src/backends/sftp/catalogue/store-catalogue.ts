@@ -5,7 +5,7 @@ import type { Logger } from '../../../log';
 import type { VolumeOptions } from '../../../options/schema';
 import { writeFileAtomic } from '../../../system/atomic-write';
 import type { CatalogueEntry, HostIdentity, SharedCatalogue, StoreLookup, Withdrawal } from '../../backend';
-import type { CatalogueRemote, ListedEntry, TakenOff } from './catalogue-remote';
+import { markerNamesALogFile, recordId, type CatalogueRemote, type ListedEntry, type TakenOff } from './catalogue-remote';
 import type { Lease, Tombstone } from './catalogue-records';
 
 export interface StoreCatalogueOptions {
@@ -256,7 +256,7 @@ export class StoreCatalogue implements SharedCatalogue {
         // Nothing of ours on the store: forget the name, unless what this host knows is another host's record.
         const forget = (): void => {
           const known = this.find(name);
-          if (only === undefined || known === undefined || sameRecord(known, only)) this.forget(name);
+          if (only === undefined || known === undefined || recordId(known) === recordId(only)) this.forget(name);
         };
         return { committed: false, keepData: true, commit: () => Promise.resolve(forget()), undo: () => Promise.resolve() };
       }
@@ -514,8 +514,8 @@ export class StoreCatalogue implements SharedCatalogue {
    * Brings the copy up to date: the marker (one stat) says whether anything changed; if so,
    * the change log names what, and only those names are read again (a cost that does not
    * grow with the number of volumes). Everything is read when the log cannot tell: at the
-   * first read, after this host was away longer than half the log's life, when the marker
-   * moved with nothing new in the log (a host of the previous version), and every
+   * first read, after this host was away longer than half the log's life, when a host of
+   * the previous version moved the marker or it moved with nothing new in the log, and every
    * `refreshSeconds` as a safety net (docs/catalogue-protocol.md, "Visibility").
    */
   private async readStore(): Promise<void> {
@@ -540,7 +540,7 @@ export class StoreCatalogue implements SharedCatalogue {
   /** Reads again only the names the change log says changed; false when the log cannot tell. */
   private async readChanges(stamp: string): Promise<boolean> {
     // Moved by a host of the previous version: what it changed is in no log.
-    if (!namesALogFile(stamp)) return false;
+    if (!markerNamesALogFile(stamp)) return false;
     const readAt = this.now();
     const log = await this.options.remote.changeLog();
     if (log === undefined) return false;
@@ -599,15 +599,6 @@ export class StoreCatalogue implements SharedCatalogue {
     await writeFileAtomic(this.options.cacheFile, JSON.stringify(cache));
   }
 }
-
-/**
- * Whether the marker (its stamp is "mtime:size") can name a log file: ours holds
- * `INSTANCE-N.NAME`, 38 bytes at least (the instance is a UUID); the previous version's held
- * 1 to 10 random characters. Read from the stamp, so telling them apart costs no request.
- */
-const namesALogFile = (stamp: string): boolean => Number(stamp.slice(stamp.lastIndexOf(':') + 1)) >= 24;
-
-const sameRecord = (a: CatalogueEntry, b: CatalogueEntry): boolean => a.createdBy.id === b.createdBy.id && a.createdAt === b.createdAt;
 
 const inUseText = (name: string, live: Lease[], ttl: number): string => {
   const hosts = live.map((lease) => `${lease.host.name} (host ID ${lease.host.id.slice(0, 8)}, lease renewed ${Math.round(lease.ageSeconds)} s ago)`);
