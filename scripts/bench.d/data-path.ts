@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { IMAGE, PEERS, PREFIX, rethrowIfEngineGone, type Target, type World } from './env';
 import { runOk } from '../../test/support/run';
+import { cpuOf, cpuSecondsByCommand, readCpu } from './lib/cpu-by-command';
 import { dropCaches, log } from './lib/proc';
 import { rotate } from './lib/rotate';
 import type { SuiteStore } from './lib/results';
@@ -28,6 +29,18 @@ export const TESTS = {
   list: 'list the tree (ls -lR)',
 } as const;
 
+/** CPU seconds per GB moved, on each side of an SFTP peer's sequential steps (not rates: the page keeps them apart). */
+export const CPU_TESTS = {
+  writeClient: 'CPU per GB written, client',
+  writeServer: 'CPU per GB written, server',
+  readClient: 'CPU per GB read, client',
+  readServer: 'CPU per GB read, server',
+} as const;
+
+/** Whose CPU is whose: a peer's client processes on this host and the SFTP server's (the same host here). */
+export const CLIENT_COMMANDS = ['sshfs', 'ssh', 'rclone'] as const;
+export const SERVER_COMMANDS = ['sshd', 'sftp-server'] as const;
+
 const NOW = `now() { adjtimex | awk '/tv_sec/{s=$2}/tv_usec/{u=$2}END{printf "%d%06d\\n", s, u}'; }`;
 
 interface Step {
@@ -36,16 +49,22 @@ interface Step {
   after?: string;
 }
 
-/** Runs one step in a fresh container; returns the timed part's seconds and the "check" line. */
-async function step(world: World, target: Target, s: Step): Promise<{ seconds: number; check: string | undefined }> {
+/**
+ * Runs one step in a fresh container; returns the timed part's seconds, the "check" line and
+ * the CPU seconds each command on this host used during the whole run (container start adds
+ * none to the client's or the server's commands).
+ */
+async function step(world: World, target: Target, s: Step): Promise<{ seconds: number; check: string | undefined; cpu: Map<string, number> }> {
   const script = [NOW, 'set -e', s.before ?? ':', 't0=$(now)', s.timed, 't1=$(now)', 'echo "elapsed $((t1 - t0))"', s.after ?? ':'].join('\n');
+  const before = readCpu();
   const result = await world.docker(
     ['run', '--rm', '--label', PREFIX, '--network', 'none', '-v', `${target.arg}:/d`, '-v', `${world.workDir}:/t:ro`, IMAGE, 'sh', '-c', script],
     { timeoutMs: 60 * 60_000 },
   );
   const elapsed = /^elapsed (\d+)$/m.exec(result.stdout);
   if (elapsed === null) throw new Error(`no timing in the output: ${result.stdout} ${result.stderr}`);
-  return { seconds: Number(elapsed[1]) / 1e6, check: /^check (.*)$/m.exec(result.stdout)?.[1] };
+  const cpu = cpuSecondsByCommand(before, readCpu());
+  return { seconds: Number(elapsed[1]) / 1e6, check: /^check (.*)$/m.exec(result.stdout)?.[1], cpu };
 }
 
 /** A tar of `files` random 4 KiB files in directories of 100, and the list of their paths. */
@@ -90,6 +109,7 @@ async function sequential(world: World, store: SuiteStore, target: Target, sizes
     });
     if (write.check !== String(bytes)) throw new Error(`wrote ${String(write.check)} bytes instead of ${bytes}`);
     store.add(section, TESTS.seqWrite, target.peer, 'MB/s', 'higher', bytes / 1e6 / write.seconds);
+    addCpu(store, section, target, bytes, write.cpu, CPU_TESTS.writeClient, CPU_TESTS.writeServer);
     await dropCaches();
     const read = await step(world, target, {
       timed: `dd if=/d/${dir}/seq.bin of=/dev/null bs=1M 2>/tmp/dd.err`,
@@ -97,6 +117,7 @@ async function sequential(world: World, store: SuiteStore, target: Target, sizes
     });
     if (read.check !== String(sizes.seqMiB)) throw new Error(`read ${String(read.check)} MiB instead of ${sizes.seqMiB}`);
     store.add(section, TESTS.seqRead, target.peer, 'MB/s', 'higher', bytes / 1e6 / read.seconds);
+    addCpu(store, section, target, bytes, read.cpu, CPU_TESTS.readClient, CPU_TESTS.readServer);
   } catch (error) {
     rethrowIfEngineGone(error);
     store.error(`${section} sequential ${target.peer}: ${(error as Error).message}`);
@@ -104,6 +125,12 @@ async function sequential(world: World, store: SuiteStore, target: Target, sizes
   } finally {
     clean(target, dir);
   }
+}
+
+function addCpu(store: SuiteStore, section: string, target: Target, bytes: number, cpu: Map<string, number>, client: string, server: string): void {
+  if (target.peer === 'ours-local' || target.peer === 'local-driver') return;
+  store.add(section, client, target.peer, 'CPU s/GB', 'lower', cpuOf(cpu, CLIENT_COMMANDS) / (bytes / 1e9));
+  store.add(section, server, target.peer, 'CPU s/GB', 'lower', cpuOf(cpu, SERVER_COMMANDS) / (bytes / 1e9));
 }
 
 async function smallFiles(world: World, store: SuiteStore, target: Target, sizes: DataSizes, dir: string): Promise<void> {

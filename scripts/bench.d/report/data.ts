@@ -1,10 +1,10 @@
 /** The data section: throughput and small files through containers, per round-trip time. */
-import { TESTS, type DataSizes } from '../data-path';
+import { CLIENT_COMMANDS, CPU_TESTS, SERVER_COMMANDS, TESTS, type DataSizes } from '../data-path';
 import { PEERS, type PeerId } from '../env';
 import type { SuiteRun } from '../lib/results';
 import { fmt } from '../lib/stats';
 import { barChart, type Bar, type Panel } from '../lib/svg';
-import { bar, cell, Figures, ratio, table } from './figures';
+import { bar, cell, Figures, ratio, table, value } from './figures';
 import type { Section } from './section';
 import { targetTable, verdict, type TargetRow } from './targets';
 
@@ -71,6 +71,39 @@ function oursRatios(f: Figures, section: string): string[] {
   ];
 }
 
+/**
+ * Where a byte's CPU goes on each side of the sequential steps. On loopback the server shares
+ * this machine's cores, so a client can be faster only by the CPU it saves: the server's part
+ * bounds what any client reaches here.
+ */
+function cpuTable(f: Figures, section: string): string[] {
+  const peers = NETWORK_PEERS.filter((p) => f.get(section, CPU_TESTS.writeClient, p) !== undefined);
+  if (peers.length === 0) return [];
+  const share = (p: PeerId, client: string, server: string): string => {
+    const c = f.median(section, client, p);
+    const s = f.median(section, server, p);
+    return Number.isFinite(c + s) && c + s > 0 ? `${((s / (c + s)) * 100).toFixed(0)} %` : '—';
+  };
+  return [
+    `CPU seconds per GB of the sequential steps, read from /proc around each step: client ${CLIENT_COMMANDS.join(', ')}; server ${SERVER_COMMANDS.join(', ')} (the same machine here; the kernel's own work and the container's \`dd\` are in neither). The server's share is what no client choice removes on loopback.`,
+    '',
+    ...table(
+      ['peer', 'write MB/s', 'client, write', 'server, write', 'server share, write', 'read MB/s', 'client, read', 'server, read'],
+      peers.map((p) => [
+        PEERS[p].short,
+        value(f, section, TESTS.seqWrite, p),
+        value(f, section, CPU_TESTS.writeClient, p),
+        value(f, section, CPU_TESTS.writeServer, p),
+        share(p, CPU_TESTS.writeClient, CPU_TESTS.writeServer),
+        value(f, section, TESTS.seqRead, p),
+        value(f, section, CPU_TESTS.readClient, p),
+        value(f, section, CPU_TESTS.readServer, p),
+      ]),
+    ),
+    '',
+  ];
+}
+
 function chart(f: Figures): string {
   const panels: Panel[] = [];
   for (const rtt of f.rtts()) {
@@ -101,6 +134,7 @@ export const dataSection: Section = {
     out.push('Cells: `median · ratio to the best peer of its kind (SFTP peers among themselves, local among local) · ±spread`.', '');
     for (const rtt of f.rtts()) {
       out.push(`### data: RTT ${rtt} ms`, '', ...peerTable(f, `rtt-${rtt}`), '', ...oursRatios(f, `rtt-${rtt}`));
+      if (rtt === 0) out.push(...cpuTable(f, 'rtt-0'));
     }
     return out;
   },
