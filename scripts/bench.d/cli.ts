@@ -52,7 +52,7 @@ Options:
   --sizes MODE     full (the published sizes), reduced (every suite in ~40 min; the page
                    says so), quick (small sizes, for development; figures mean nothing)
   --quick          --sizes quick; writes to /tmp/dvs-bench-quick unless --out
-  --baseline REF   the commit control and sharing compare this checkout with (default
+  --baseline REF   the commit control, sharing and image compare this checkout with (default
                    ${DEFAULT_BASELINE}); built once from git archive under the work directory
   --out DIR        where benchmarks.md, benchmarks.json and the charts go (default docs/)
   --dir DIR        work directory: engine, sshd, daemons, mounts (default /run/dvs-bench)

@@ -7,6 +7,7 @@
 import type { CatalogueSizes } from './catalogue';
 import type { ControlSizes } from './control-path';
 import type { DataSizes } from './data-path';
+import type { ImageSizes } from './image-build';
 import type { SizeMode } from './lib/results';
 import type { MetadataSizes } from './metadata';
 import { PEER_IDS } from './metadata-peers';
@@ -41,6 +42,7 @@ export interface Sizes {
   mount: MountSizes;
   sharing: SharingSizes;
   catalogue: CatalogueSizes;
+  image: ImageSizes;
 }
 
 const METADATA_PEERS_REDUCED = PEER_IDS.filter((p) => ['sshfs-defaults', 'ours', 'ours-ct20', 'rclone'].includes(p));
@@ -53,6 +55,7 @@ export const SIZES: Record<SizeMode, Sizes> = {
     mount: { cliVolumes: 1000, cliSftpVolumes: 100, cliRepeats: 20, mountFirst: 10, mountRepeats: 20, coldRuns: 5 },
     sharing: { rounds: 3, sizeMiB: 256, rtts: [0, 10], storm: 60, mountSamples: 5 },
     catalogue: { rounds: 200, removals: 20, idleSeconds: 30, mountedVolumes: [10, 100, 1000], pickup: { volumes: [100, 10000], rtts: [0, 50], rounds: 10 } },
+    image: { rounds: 3 },
   },
   reduced: {
     data: { 0: { rounds: 3, seqMiB: 256, files: 1000 }, 10: { rounds: 2, seqMiB: 64, files: 100 } },
@@ -61,6 +64,7 @@ export const SIZES: Record<SizeMode, Sizes> = {
     mount: { cliVolumes: 200, cliSftpVolumes: 30, cliRepeats: 10, mountFirst: 5, mountRepeats: 10, coldRuns: 3 },
     sharing: { rounds: 3, sizeMiB: 128, rtts: [0, 10], storm: 60, mountSamples: 5 },
     catalogue: { rounds: 100, removals: 10, idleSeconds: 30, mountedVolumes: [10, 100, 1000], pickup: { volumes: [100, 10000], rtts: [0, 50], rounds: 5 } },
+    image: { rounds: 2 },
   },
   quick: {
     data: { 0: { rounds: 1, seqMiB: 32, files: 100 }, 10: { rounds: 1, seqMiB: 8, files: 20 } },
@@ -69,5 +73,6 @@ export const SIZES: Record<SizeMode, Sizes> = {
     mount: { cliVolumes: 20, cliSftpVolumes: 3, cliRepeats: 3, mountFirst: 2, mountRepeats: 3, coldRuns: 1 },
     sharing: { rounds: 1, sizeMiB: 16, rtts: [0, 10], storm: 12, mountSamples: 2 },
     catalogue: { rounds: 20, removals: 3, idleSeconds: 5, mountedVolumes: [10], pickup: { volumes: [100], rtts: [0, 50], rounds: 3 } },
+    image: { rounds: 1 },
   },
 };

@@ -6,7 +6,7 @@ import type { SizeMode, SuiteStore } from './lib/results';
 import type { Section } from './report/section';
 import type { Sizes } from './sizes';
 
-export const SUITE_IDS = ['data', 'metadata', 'control', 'mount', 'sharing', 'catalogue'] as const;
+export const SUITE_IDS = ['data', 'metadata', 'control', 'mount', 'sharing', 'catalogue', 'image'] as const;
 export type SuiteId = (typeof SUITE_IDS)[number];
 
 export interface StepContext {

@@ -3,6 +3,7 @@ import type { Suite, SuiteId } from '../suite';
 import { catalogueSuite } from './catalogue';
 import { controlSuite } from './control';
 import { dataSuite } from './data';
+import { imageSuite } from './image';
 import { metadataSuite } from './metadata';
 import { mountSuite } from './mount';
 import { sharingSuite } from './sharing';
@@ -14,4 +15,5 @@ export const SUITES: Record<SuiteId, Suite> = {
   mount: mountSuite,
   sharing: sharingSuite,
   catalogue: catalogueSuite,
+  image: imageSuite,
 };
