@@ -37,7 +37,8 @@ function chart(f: Figures): string {
 
 export const imageSection: Section = {
   what:
-    "The plugin image of this checkout next to the baseline commit's: `docker build` from nothing (every layer rebuilt; apt and npm download their packages) and again after a one-line change in src/ (the layers before `COPY src` cached), and the size of the rootfs that `docker plugin create` gets.",
+    "The plugin image of this checkout next to the baseline commit's: `docker build` from nothing (every layer rebuilt; apt and npm download their packages) and again after a one-line change in src/ (the layers before `COPY src` cached), and the size of the rootfs that `docker plugin create` gets. " +
+    "The rootfs is what a plugin's user installs; the image's size matters only on the machine that builds it, and counts every layer: also the base image's node and npm that the runtime stage deletes.",
   how(run) {
     const s = (run.params.image ?? {}) as Partial<ImageSizes>;
     return (
