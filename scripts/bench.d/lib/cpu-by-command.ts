@@ -6,7 +6,7 @@
  * (sshfs, ssh, sshd, sftp-server, rclone) never do during a step.
  */
 import { execFileSync } from 'node:child_process';
-import fs from 'node:fs';
+import { procStats } from './procfs';
 
 export type CpuReading = Map<number, { comm: string; ticks: number }>;
 
@@ -15,18 +15,8 @@ let ticksPerSecond: number | undefined;
 /** utime + stime of every process (all its threads), in clock ticks. */
 export function readCpu(): CpuReading {
   const reading: CpuReading = new Map();
-  for (const name of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${name}/stat`, 'utf8');
-      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      // Fields after "(comm) ": state is the 1st, utime the 12th and stime the 13th.
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      reading.set(Number(name), { comm, ticks: Number(fields[11]) + Number(fields[12]) });
-    } catch {
-      // gone meanwhile
-    }
-  }
+  // After "(comm) ": state is fields[0], utime fields[11] and stime fields[12].
+  for (const [pid, { comm, fields }] of procStats()) reading.set(Number(pid), { comm, ticks: Number(fields[11]) + Number(fields[12]) });
   return reading;
 }
 

@@ -8,16 +8,35 @@ export interface ProcInfo {
   cmdline: string;
 }
 
-export function processes(): ProcInfo[] {
-  const out: ProcInfo[] = [];
+/** One process's /proc/PID/stat: its command name and the fields after it (state is fields[0]). */
+export interface ProcStat {
+  comm: string;
+  fields: string[];
+}
+
+/** Every process's stat, by pid (the name of its /proc directory). */
+export function procStats(): Map<string, ProcStat> {
+  const stats = new Map<string, ProcStat>();
   for (const name of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
     try {
       const stat = fs.readFileSync(`/proc/${name}/stat`, 'utf8');
-      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      // The name may hold spaces and parentheses: it ends at the last ')'.
+      stats.set(name, { comm: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), fields: stat.slice(stat.lastIndexOf(')') + 2).split(' ') });
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return stats;
+}
+
+/** Every process with its parent and command line. */
+export function processes(): ProcInfo[] {
+  const out: ProcInfo[] = [];
+  for (const [name, { comm, fields }] of procStats()) {
+    try {
       const cmdline = fs.readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0').join(' ').trim();
-      out.push({ pid: Number(name), ppid, comm, cmdline });
+      out.push({ pid: Number(name), ppid: Number(fields[1]), comm, cmdline });
     } catch {
       // gone meanwhile
     }
