@@ -29,11 +29,16 @@ export async function currentBuild(): Promise<Build> {
   return { id: 'current', main: MAIN, commit: await describeCheckout() };
 }
 
-/** The baseline's build: `ref`'s tree with this checkout's node_modules, `npm run build` in it. */
-export async function baselineBuild(ref: string, workDir: string): Promise<Build> {
+/** The short commit `--baseline REF` names. */
+export async function baselineCommit(ref: string): Promise<string> {
   const resolved = await run('git', ['-C', REPO, 'rev-parse', '--short', `${ref}^{commit}`]);
   if (resolved.code !== 0) throw new Error(`--baseline ${ref}: not a commit of this repository`);
-  const commit = resolved.stdout.trim();
+  return resolved.stdout.trim();
+}
+
+/** The baseline's build: `ref`'s tree with this checkout's node_modules, `npm run build` in it. */
+export async function baselineBuild(ref: string, workDir: string): Promise<Build> {
+  const commit = await baselineCommit(ref);
   const dir = path.join(workDir, `baseline-${commit}`);
   const main = path.join(dir, 'dist', 'main.js');
   const built = path.join(dir, '.built');

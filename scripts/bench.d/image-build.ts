@@ -53,8 +53,8 @@ async function writeContext(dir: string, commit: string | undefined): Promise<vo
 /** The base image and CA arguments, from the context's own build helpers (as its scripts/install would). */
 async function prepare(world: World, id: BuildId, dir: string): Promise<BuildContext> {
   const helpers = `source "$1/scripts/lib/common.sh"; source "$1/scripts/lib/build.sh"`;
-  const base = (await runOk('bash', ['-c', `set -euo pipefail; ${helpers}; dvs_resolve_base_image`, 'bash', dir], { env: world.env, timeoutMs: 20 * 60_000 })).stdout.trim();
-  const dockerfileDefault = /^ARG BASE_IMAGE=(.*)$/m.exec(fs.readFileSync(path.join(dir, 'Dockerfile'), 'utf8'))?.[1];
+  const resolved = await runOk('bash', ['-c', `set -euo pipefail; ${helpers}; dvs_resolve_base_image; dvs_dockerfile_default_base`, 'bash', dir], { env: world.env, timeoutMs: 20 * 60_000 });
+  const [base, dockerfileDefault] = resolved.stdout.trim().split('\n');
   const buildArgs = base === dockerfileDefault ? [] : ['--build-arg', `BASE_IMAGE=${base}`];
   const caFile = process.env.NODE_EXTRA_CA_CERTS;
   if (caFile !== undefined && fs.existsSync(caFile)) {

@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { runOk } from '../../test/support/run';
-import { baselineBuild, currentBuild, describeCheckout, type Build } from './baseline';
+import { baselineBuild, baselineCommit, currentBuild, describeCheckout, type Build } from './baseline';
 import { Cleanup, type Held } from './cleanup';
 import type { Args } from './cli';
 import { EngineGone, World } from './env';
@@ -98,6 +98,14 @@ export async function runSuites(args: Args): Promise<number> {
         builds: async () => {
           const both = await (builds ??= Promise.all([currentBuild(), baselineBuild(args.baseline, args.dir)]));
           run.params.builds = both.map(({ id, commit }) => ({ id, commit }));
+          return both;
+        },
+        commits: async () => {
+          const both: Pick<Build, 'id' | 'commit'>[] = [
+            { id: 'current', commit: await describeCheckout() },
+            { id: 'baseline', commit: await baselineCommit(args.baseline) },
+          ];
+          run.params.builds = both;
           return both;
         },
       };

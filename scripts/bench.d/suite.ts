@@ -19,6 +19,8 @@ export interface StepContext {
   world(): Promise<World>;
   /** This checkout's build and the baseline's, built by the first step that asks (and named in the suite's params). */
   builds(): Promise<Build[]>;
+  /** The two commits alone (also named in the suite's params), for a suite that builds them its own way. */
+  commits(): Promise<Pick<Build, 'id' | 'commit'>[]>;
 }
 
 export interface Step {

@@ -6,7 +6,7 @@ import type { TargetRow } from './targets';
 export const BUILD_COLORS = { current: '#d62728', baseline: '#7f7f7f' } as const;
 
 /** "8ca796a (dirty)" per build id, as the run recorded them. */
-function buildCommits(run: SuiteRun): { current: string; baseline: string } {
+export function buildCommits(run: SuiteRun): { current: string; baseline: string } {
   const builds = (run.params.builds ?? []) as { id: string; commit: string }[];
   const of = (id: string): string => builds.find((b) => b.id === id)?.commit ?? '?';
   return { current: of('current'), baseline: of('baseline') };

@@ -1,7 +1,7 @@
 /** The image section: the plugin image's build time and size, this build next to the baseline's. */
 import { IMAGE_FIGURES, type ImageFigure, type ImageSizes } from '../image-build';
 import type { SuiteRun } from '../lib/results';
-import { BUILD_COLORS, buildPeers, NOISE_RULE, noRegression, verdictText, versusBaseline } from './builds';
+import { BUILD_COLORS, buildCommits, NOISE_RULE, noRegression, verdictText, versusBaseline } from './builds';
 import { barChart, type Bar, type Panel } from '../lib/svg';
 import { bar, Figures, table, value } from './figures';
 import type { Section } from './section';
@@ -46,7 +46,10 @@ export const imageSection: Section = {
       'where Docker Hub cannot be reached that is a stand-in from scripts/base-image, made before the timing starts. The rootfs is exported as scripts/install does (`docker create`, `docker export | tar -x`) and counted with `du`.'
     );
   },
-  peers: buildPeers,
+  peers(run) {
+    const commits = buildCommits(run);
+    return [`**current**: this checkout, ${commits.current}, its tracked files as they are`, `**baseline**: commit ${commits.baseline} (\`--baseline\`), from \`git archive\``];
+  },
   body(run: SuiteRun, writeChart) {
     const f = new Figures(run);
     const rows = FIGURES.filter((figure) => f.get(SECTION, figure, 'current') !== undefined || f.get(SECTION, figure, 'baseline') !== undefined).map((figure) => {

@@ -15,7 +15,7 @@ export const imageSuite: Suite = {
       order: 80,
       engine: true,
       async run(ctx) {
-        const baseline = (await ctx.builds()).find((b) => b.id === 'baseline');
+        const baseline = (await ctx.commits()).find((b) => b.id === 'baseline');
         if (baseline === undefined) throw new Error('no baseline build');
         await imageBuilds(await ctx.world(), ctx.store, baseline.commit, ctx.sizes.image, ctx.dir);
       },
