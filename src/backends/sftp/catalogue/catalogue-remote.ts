@@ -633,7 +633,8 @@ export class CatalogueRemote {
 /**
  * Whether the marker whose stamp ("mtime:size") this is can name a log file: ours holds
  * `INSTANCE-N.NAME`, 38 bytes at least (the instance is a UUID); the previous version's held
- * 1 to 10 random characters. Read from the stamp, so telling them apart costs no request.
+ * 1 to 10 random characters; 24 lies well between the two. Read from the stamp, so telling
+ * them apart costs no request.
  */
 export const markerNamesALogFile = (stamp: string): boolean => Number(stamp.slice(stamp.lastIndexOf(':') + 1)) >= 24;
 
